@@ -1,0 +1,76 @@
+# Fleet Tracing — everything an operator or CI runs starts here.
+#   make lab    bring the platform up on local lab hosts (podman containers running systemd)
+#   make test   lint, unit tests, Molecule scenarios
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export FLEET_CACHE ?= $(HOME)/.cache/fleet-tracing
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt | sha256sum | cut -c1-12)
+IMAGE = $$(scripts/build-base-image.sh)
+
+.PHONY: help prereqs host-packages venv cassandra-dist wheels image lab lab-up lab-down \
+        site lint unit test molecule molecule-default molecule-multi-dc clean
+
+help:
+	@echo "make lab        build the lab hosts and deploy the platform (prints how to reach it)"
+	@echo "make lab-down   remove the lab hosts"
+	@echo "make test       lint + unit tests + Molecule scenarios (what CI runs)"
+	@echo "make lint | unit | molecule-default | molecule-multi-dc"
+
+host-packages:
+	@scripts/install-host-packages.sh
+
+$(STAMP): requirements-dev.txt
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+cassandra-dist: host-packages
+	@scripts/fetch-cassandra.sh >/dev/null
+
+wheels: venv
+	@scripts/fetch-wheels.sh >/dev/null
+
+image: host-packages
+	@scripts/build-base-image.sh >/dev/null
+
+prereqs: host-packages venv cassandra-dist wheels image
+
+lab-up: prereqs
+	FLEET_LAB_IMAGE=$(IMAGE) ansible-playbook playbooks/lab_up.yml
+
+site:
+	ansible-playbook playbooks/site.yml
+
+lab: lab-up
+	@start=$$(date +%s) && ansible-playbook playbooks/site.yml && \
+	  echo "site.yml took $$(( $$(date +%s) - start )) s"
+	@scripts/lab-info.sh
+
+lab-down: venv
+	ansible-playbook playbooks/lab_down.yml
+
+lint: venv
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check roles molecule tests
+
+unit: venv
+	pytest -q tests/unit
+
+molecule-default: prereqs
+	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s default
+
+molecule-multi-dc: prereqs
+	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s multi_dc
+
+molecule: molecule-default molecule-multi-dc
+
+test: prereqs lint unit molecule

@@ -1,0 +1,112 @@
+"""Parsers for Cassandra tool output, shared by the role's tasks and the operations playbooks.
+
+Each filter turns the text of one command into plain data so that health gates compare
+columns instead of grepping strings.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_STATUS_LINE = re.compile(
+    r"^(?P<status>[UD])(?P<state>[NLJM])\s+(?P<address>\S+)\s+"
+    r"(?P<load>\?|[\d.]+\s*\S+)\s+(?P<tokens>\d+)\s+(?P<owns>\S+)\s+"
+    r"(?P<host_id>[0-9a-f-]{36})\s+(?P<rack>\S+)\s*$"
+)
+_DC_LINE = re.compile(r"^Datacenter:\s*(?P<dc>\S+)")
+_KEYSPACE_ROW = re.compile(r"^\s*(?P<name>\w+)\s*\|\s*(?P<replication>\{.*\})\s*$")
+
+
+def cassandra_nodetool_status(text: str) -> list[dict[str, str]]:
+    """Parse `nodetool status` into one dict per node.
+
+    Keys: dc, status (U/D), state (N/L/J/M), status_state (e.g. UN), address, load, tokens,
+    owns, host_id, rack. Lines that are not node rows are ignored.
+    """
+    nodes: list[dict[str, str]] = []
+    dc = ""
+    for line in text.splitlines():
+        dc_match = _DC_LINE.match(line)
+        if dc_match:
+            dc = dc_match.group("dc")
+            continue
+        row = _STATUS_LINE.match(line.strip())
+        if row:
+            node = {key: value.strip() for key, value in row.groupdict().items()}
+            node["dc"] = dc
+            node["status_state"] = node["status"] + node["state"]
+            nodes.append(node)
+    return nodes
+
+
+def cassandra_schema_versions(text: str) -> dict[str, list[str]]:
+    """Parse the `Schema versions:` block of `nodetool describecluster`.
+
+    Returns {schema_version: [addresses]}; UNREACHABLE nodes appear under that key.
+    """
+    versions: dict[str, list[str]] = {}
+    in_block = False
+    for line in text.splitlines():
+        if line.strip().startswith("Schema versions:"):
+            in_block = True
+            continue
+        if not in_block:
+            continue
+        match = re.match(r"^\s+(?P<version>[0-9a-fA-F-]{36}|UNREACHABLE):\s*\[(?P<hosts>.*)\]", line)
+        if match:
+            hosts = [h.strip() for h in match.group("hosts").split(",") if h.strip()]
+            versions[match.group("version")] = hosts
+        elif line.strip() and not line.startswith(" "):
+            break
+    return versions
+
+
+def cassandra_describecluster(text: str) -> dict[str, str]:
+    """Parse the `Cluster Information:` header of `nodetool describecluster`."""
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.match(r"^\s+(Name|Snitch|DynamicEndPointSnitch|Partitioner):\s*(.+)$", line)
+        if match:
+            info[match.group(1).lower()] = match.group(2).strip()
+    return info
+
+
+def cassandra_keyspace_replication(text: str) -> dict[str, dict[str, str]]:
+    """Parse `SELECT keyspace_name, replication FROM system_schema.keyspaces` from cqlsh."""
+    result: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        match = _KEYSPACE_ROW.match(line)
+        if match:
+            result[match.group("name")] = {
+                str(k): str(v) for k, v in ast.literal_eval(match.group("replication")).items()
+            }
+    return result
+
+
+def _normalise(replication: dict[str, object]) -> dict[str, str]:
+    out = {str(k): str(v) for k, v in replication.items()}
+    out["class"] = out.get("class", "").rsplit(".", 1)[-1]
+    return out
+
+
+def cassandra_keyspaces_needing(
+    text: str, keyspaces: list[str], wanted: dict[str, object]
+) -> list[str]:
+    """Keyspaces (of those given) whose replication differs from `wanted`."""
+    current = cassandra_keyspace_replication(text)
+    target = _normalise(wanted)
+    return [ks for ks in keyspaces if _normalise(current.get(ks, {})) != target]
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, object]:
+        return {
+            "cassandra_nodetool_status": cassandra_nodetool_status,
+            "cassandra_schema_versions": cassandra_schema_versions,
+            "cassandra_describecluster": cassandra_describecluster,
+            "cassandra_keyspace_replication": cassandra_keyspace_replication,
+            "cassandra_keyspaces_needing": cassandra_keyspaces_needing,
+        }

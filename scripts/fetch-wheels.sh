@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Download the wheels the lab hosts install offline (cqlsh and its dependencies) into the
+# controller cache, keyed by version. Hosts run Debian bookworm's CPython 3.11 on x86_64.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+version=$(sed -n 's/^cassandra_cqlsh_version: *"\{0,1\}\([^" ]*\)"\{0,1\}.*/\1/p' "$here/roles/cassandra/defaults/main.yml")
+dest="${FLEET_CACHE:-$HOME/.cache/fleet-tracing}/wheels/cqlsh-${version}"
+if [ -f "$dest/.complete" ]; then echo "$dest"; exit 0; fi
+mkdir -p "$dest"
+"$here/.venv/bin/pip" download -q --only-binary=:all: --python-version 3.11 \
+  --platform manylinux2014_x86_64 --implementation cp -d "$dest" "cqlsh==${version}" >&2
+touch "$dest/.complete"
+echo "$dest"
