@@ -8,7 +8,7 @@ inv = json.load(sys.stdin)
 hv = inv["_meta"]["hostvars"]
 for group in ("dc1", "dc2", "fleet_dashboard"):
     for h in inv.get(group, {}).get("hosts", []):
-        ip = hv[h].get("lab_hosts_ip", "?")
+        ip = hv[h].get("ansible_host", "?")
         print(f"  {group:16} {h:12} {ip}")
 ')
 cat <<INFO

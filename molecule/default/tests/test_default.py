@@ -1,0 +1,75 @@
+"""One node, the roles on their own: service, files, cluster state, authentication."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
+
+import cluster_checks as cc  # noqa: E402
+
+testinfra_hosts = cc.hosts("cassandra")
+
+
+def test_java_17_is_installed(host):
+    assert host.package("openjdk-17-jre-headless").is_installed
+    assert 'version "17.' in host.run("java -version").stderr
+
+
+def test_release_is_installed_from_the_pinned_tarball(host):
+    link = host.file("/opt/cassandra")
+    assert link.is_symlink
+    assert link.linked_to == "/opt/apache-cassandra-5.0.9"
+    marker = host.file("/opt/apache-cassandra-5.0.9/SHA256SUMS.tarball").content_string.strip()
+    assert len(marker) == 64
+    assert host.file("/opt/apache-cassandra-5.0.9/lib/cassandra-all-5.0.9.jar").exists
+
+
+def test_service_runs_as_cassandra_with_explicit_heap(host):
+    service = host.service("cassandra")
+    assert service.is_running
+    assert service.is_enabled
+    java = host.process.get(comm="java")
+    assert java.user == "cassandra"
+    options = host.file("/etc/cassandra/jvm-server.options").content_string
+    assert "-Xmx768M" in options and "-Xms768M" in options
+
+
+def test_configuration_is_private_to_cassandra(host):
+    for name in ("cassandra.yaml", "cassandra-rackdc.properties", "jvm-server.options"):
+        f = host.file(f"/etc/cassandra/{name}")
+        assert f.mode == 0o640
+        assert f.group == "cassandra"
+    assert host.file("/root/.cassandra/credentials").mode == 0o600
+
+
+def test_ports(host):
+    ip = cc.address(host)
+    assert host.socket(f"tcp://{ip}:9042").is_listening
+    assert host.socket(f"tcp://{ip}:7000").is_listening
+    assert host.socket("tcp://127.0.0.1:7199").is_listening
+
+
+def test_node_is_up_normal_in_its_dc_and_rack(host):
+    nodes = cc.status(host)
+    assert [(n["address"], n["status_state"], n["dc"], n["rack"]) for n in nodes] == [
+        (cc.address(host), "UN", "dc1", "rack1")
+    ]
+
+
+def test_admin_logs_in_and_default_superuser_is_refused(host):
+    ok = cc.cql(host, "SELECT role, is_superuser FROM system_auth.roles WHERE role = 'admin'")
+    assert ok.rc == 0, ok.stderr
+    assert "True" in ok.stdout
+    refused = cc.cql(host, "SELECT now() FROM system.local", login="-u cassandra -p cassandra")
+    assert refused.rc != 0
+    assert "AuthenticationFailed" in refused.stderr or "Bad credentials" in refused.stderr
+
+
+def test_system_keyspaces_use_network_topology(host):
+    out = cc.cql(host, "SELECT keyspace_name, replication FROM system_schema.keyspaces").stdout
+    replication = cc.cassandra_filters.cassandra_keyspace_replication(out)
+    for ks in ("system_auth", "system_distributed", "system_traces"):
+        assert replication[ks]["class"].endswith("NetworkTopologyStrategy")
+        assert replication[ks]["dc1"] == "1"

@@ -1,0 +1,53 @@
+"""Helpers shared by the Molecule testinfra suites: run cqlsh/nodetool on a node and parse
+the output with the same parsers the Ansible role uses (roles/cassandra/filter_plugins)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import testinfra.utils.ansible_runner
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "roles" / "cassandra" / "filter_plugins"))
+
+import cassandra_filters  # noqa: E402
+
+NODETOOL = "/opt/cassandra/bin/nodetool"
+CQLSH = "/opt/cqlsh/bin/cqlsh"
+
+
+def inventory() -> str:
+    """The Molecule scenario's inventory directory (its hosts file and linked group_vars)."""
+    return str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+
+
+def runner() -> testinfra.utils.ansible_runner.AnsibleRunner:
+    return testinfra.utils.ansible_runner.AnsibleRunner(inventory())
+
+
+def hosts(pattern: str) -> list[str]:
+    return runner().get_hosts(pattern)
+
+
+def host_vars(name: str) -> dict[str, Any]:
+    return runner().get_variables(name)
+
+
+def address(host: Any) -> str:
+    return host.ansible.get_variables()["ansible_host"]
+
+
+def nodetool(host: Any, *args: str) -> str:
+    return host.check_output(" ".join([NODETOOL, *args]))
+
+
+def status(host: Any) -> list[dict[str, str]]:
+    return cassandra_filters.cassandra_nodetool_status(nodetool(host, "status"))
+
+
+def cql(host: Any, statements: str, *, login: str = "") -> Any:
+    """Run CQL through cqlsh on the node (as the admin from root's credentials by default)."""
+    return host.run(f"{CQLSH} {login} {address(host)} 9042 -e \"{statements}\"")

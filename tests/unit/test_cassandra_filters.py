@@ -1,0 +1,91 @@
+"""The parsers behind every health gate, on real output captured from Cassandra 5.0.9."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "roles" / "cassandra" / "filter_plugins"))
+
+import cassandra_filters as cf  # noqa: E402
+
+STATUS = """Datacenter: dc1
+===============
+Status=Up/Down
+|/ State=Normal/Leaving/Joining/Moving
+--  Address       Load        Tokens  Owns (effective)  Host ID                               Rack 
+UN  10.213.10.11  121.45 KiB  16      49.5%             1f932bb0-f063-4486-a3a6-2542a8201021  rack1
+DN  10.213.10.12  81.19 KiB   16      50.2%             02435362-a81c-483e-bc0e-7271d97e9718  rack2
+
+Datacenter: dc2
+===============
+Status=Up/Down
+|/ State=Normal/Leaving/Joining/Moving
+--  Address       Load        Tokens  Owns (effective)  Host ID                               Rack 
+UJ  10.213.10.22  ?           16      50.6%             73cdb4ca-b910-4e3d-aac1-a9c7688d3b5c  rack2
+UN  10.213.10.21  86.38 KiB   16      49.7%             3637e0c3-a5cc-4995-913e-bf3e1e42299d  rack1
+"""
+
+DESCRIBE = """Cluster Information:
+\tName: Fleet Tracing Lab
+\tSnitch: org.apache.cassandra.locator.GossipingPropertyFileSnitch
+\tDynamicEndPointSnitch: enabled
+\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner
+\tSchema versions:
+\t\td03783d7-b468-3c1a-82f1-8e30b2edde8b: [10.213.10.11, 10.213.10.21]
+
+\t\tUNREACHABLE: [10.213.10.12]
+
+Stats for all nodes:
+\tLive: 3
+"""
+
+KEYSPACES = """
+ keyspace_name      | replication
+--------------------+-------------------------------------------------------------------------------------
+        system_auth | {'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'dc1': '2', 'dc2': '2'}
+      system_schema |                             {'class': 'org.apache.cassandra.locator.LocalStrategy'}
+ system_distributed | {'class': 'org.apache.cassandra.locator.SimpleStrategy', 'replication_factor': '3'}
+
+(3 rows)
+"""
+
+
+def test_status_parses_every_column_per_dc():
+    nodes = cf.cassandra_nodetool_status(STATUS)
+    assert [(n["dc"], n["address"], n["status_state"], n["rack"]) for n in nodes] == [
+        ("dc1", "10.213.10.11", "UN", "rack1"),
+        ("dc1", "10.213.10.12", "DN", "rack2"),
+        ("dc2", "10.213.10.22", "UJ", "rack2"),
+        ("dc2", "10.213.10.21", "UN", "rack1"),
+    ]
+    assert nodes[0]["load"] == "121.45 KiB"
+    assert nodes[2]["load"] == "?"
+    assert nodes[1]["host_id"] == "02435362-a81c-483e-bc0e-7271d97e9718"
+    assert nodes[0]["owns"] == "49.5%"
+
+
+def test_status_ignores_noise():
+    assert cf.cassandra_nodetool_status("error: connection refused\n") == []
+
+
+def test_schema_versions_include_unreachable():
+    versions = cf.cassandra_schema_versions(DESCRIBE)
+    assert versions == {
+        "d03783d7-b468-3c1a-82f1-8e30b2edde8b": ["10.213.10.11", "10.213.10.21"],
+        "UNREACHABLE": ["10.213.10.12"],
+    }
+
+
+def test_describecluster_header():
+    info = cf.cassandra_describecluster(DESCRIBE)
+    assert info["name"] == "Fleet Tracing Lab"
+    assert info["snitch"].endswith("GossipingPropertyFileSnitch")
+
+
+def test_keyspaces_needing_alteration():
+    wanted = {"class": "NetworkTopologyStrategy", "dc1": 2, "dc2": 2}
+    todo = cf.cassandra_keyspaces_needing(
+        KEYSPACES, ["system_auth", "system_distributed", "system_traces"], wanted
+    )
+    assert todo == ["system_distributed", "system_traces"]
