@@ -9,25 +9,25 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 VENV := .venv
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/pyproject.toml | sha256sum | cut -c1-12)
 IMAGE = $$(scripts/build-base-image.sh)
 
 .PHONY: help prereqs host-packages venv cassandra-dist wheels image lab lab-up lab-down \
-        site lint unit test molecule molecule-default molecule-multi-dc clean
+        site lint unit integration test molecule molecule-default molecule-multi-dc clean
 
 help:
 	@echo "make lab        build the lab hosts and deploy the platform (prints how to reach it)"
 	@echo "make lab-down   remove the lab hosts"
 	@echo "make test       lint + unit tests + Molecule scenarios (what CI runs)"
-	@echo "make lint | unit | molecule-default | molecule-multi-dc"
+	@echo "make lint | unit | integration | molecule-default | molecule-multi-dc"
 
 host-packages:
 	@scripts/install-host-packages.sh
 
-$(STAMP): requirements-dev.txt
+$(STAMP): requirements-dev.txt app/pyproject.toml
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q -r requirements-dev.txt -e 'app[test]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(STAMP)
@@ -60,10 +60,19 @@ lab-down: venv
 lint: venv
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check roles molecule tests
+	ruff check roles molecule tests app
+	ruff format --check roles molecule tests app
 
 unit: venv
-	pytest -q tests/unit
+	pytest -q tests/unit app/tests/unit
+
+# App integration tests against a real single Cassandra node on 127.0.0.1 (same distribution
+# and role templates as the hosts), stopped whatever the outcome.
+integration: venv cassandra-dist
+	@scripts/cassandra-local.sh start
+	@rc=0; FLEET_IT_CONTACT_POINTS=127.0.0.1 FLEET_IT_LOCAL_DC=dc1 FLEET_IT_USERNAME=cassandra \
+	  FLEET_IT_PASSWORD=cassandra pytest -q -m integration app/tests/integration || rc=$$?; \
+	  scripts/cassandra-local.sh stop; exit $$rc
 
 molecule-default: prereqs
 	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s default
@@ -73,4 +82,4 @@ molecule-multi-dc: prereqs
 
 molecule: molecule-default molecule-multi-dc
 
-test: prereqs lint unit molecule
+test: prereqs lint unit integration molecule

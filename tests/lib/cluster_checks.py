@@ -13,7 +13,7 @@ import testinfra.utils.ansible_runner
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "roles" / "cassandra" / "filter_plugins"))
 
-import cassandra_filters  # noqa: E402
+import cassandra_filters
 
 NODETOOL = "/opt/cassandra/bin/nodetool"
 CQLSH = "/opt/cqlsh/bin/cqlsh"
@@ -50,4 +50,4 @@ def status(host: Any) -> list[dict[str, str]]:
 
 def cql(host: Any, statements: str, *, login: str = "") -> Any:
     """Run CQL through cqlsh on the node (as the admin from root's credentials by default)."""
-    return host.run(f"{CQLSH} {login} {address(host)} 9042 -e \"{statements}\"")
+    return host.run(f'{CQLSH} {login} {address(host)} 9042 -e "{statements}"')

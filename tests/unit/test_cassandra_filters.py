@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "roles" / "cassandra" / "filter_plugins"))
+PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "cassandra" / "filter_plugins"
+sys.path.insert(0, str(PLUGINS))
 
-import cassandra_filters as cf  # noqa: E402
+import cassandra_filters as cf
 
 STATUS = """Datacenter: dc1
 ===============

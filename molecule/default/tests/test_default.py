@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
 
-import cluster_checks as cc  # noqa: E402
+import cluster_checks as cc
 
 testinfra_hosts = cc.hosts("cassandra")
 

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
 
-import cluster_checks as cc  # noqa: E402
+import cluster_checks as cc
 
 testinfra_hosts = cc.hosts("cassandra")
 
@@ -43,7 +43,7 @@ def test_node_reports_its_inventory_dc_and_rack(host):
 
 def test_seeds_are_the_first_node_of_each_dc(host):
     yaml = host.file("/etc/cassandra/cassandra.yaml").content_string
-    assert '- seeds: 10.213.30.11:7000,10.213.30.21:7000' in yaml
+    assert "- seeds: 10.213.30.11:7000,10.213.30.21:7000" in yaml
 
 
 def test_admin_logs_in_and_default_superuser_is_refused(host):

@@ -15,6 +15,7 @@ _STATUS_LINE = re.compile(
     r"(?P<host_id>[0-9a-f-]{36})\s+(?P<rack>\S+)\s*$"
 )
 _DC_LINE = re.compile(r"^Datacenter:\s*(?P<dc>\S+)")
+_SCHEMA_LINE = re.compile(r"^\s+(?P<version>[0-9a-fA-F-]{36}|UNREACHABLE):\s*\[(?P<hosts>.*)\]")
 _KEYSPACE_ROW = re.compile(r"^\s*(?P<name>\w+)\s*\|\s*(?P<replication>\{.*\})\s*$")
 
 
@@ -53,7 +54,7 @@ def cassandra_schema_versions(text: str) -> dict[str, list[str]]:
             continue
         if not in_block:
             continue
-        match = re.match(r"^\s+(?P<version>[0-9a-fA-F-]{36}|UNREACHABLE):\s*\[(?P<hosts>.*)\]", line)
+        match = _SCHEMA_LINE.match(line)
         if match:
             hosts = [h.strip() for h in match.group("hosts").split(",") if h.strip()]
             versions[match.group("version")] = hosts

@@ -1,0 +1,468 @@
+"""``fleet`` command line.
+
+Exit codes: 0 success; 1 some records (or rollups) failed; 2 invalid configuration, options or
+input file header; 3 Cassandra unusable (unreachable, unknown DC, bad credentials, no keyspace,
+no schema agreement). ``generate``, ``schema print`` and ``etl import --dry-run`` work offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
+
+from fleet import writer
+from fleet.config import ConfigError, Settings, load_settings
+from fleet.csv_source import CsvHeaderError, parse_ts, write_points, write_points_file
+from fleet.etl import (
+    EtlOptions,
+    EtlResult,
+    bench_table,
+    check_csv,
+    run_batch,
+    run_bench,
+    run_import,
+    run_rollup,
+    run_stream,
+)
+from fleet.generator import generate_history
+from fleet.metrics import render_summary, to_json
+from fleet.plan import WriteMode
+from fleet.schema import SchemaError, apply_schema, render_schema
+from fleet.writer import Connection, ConnectionCheckError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_CASSANDRA = 1, 2, 3
+
+
+class CliError(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class AppContext:
+    env_file: Path | None
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(env_file=self.env_file)
+        return self._settings
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Known failures become one clear message and an exit code, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            raise CliError(str(exc), EXIT_CONFIG) from exc
+        except CsvHeaderError as exc:
+            raise CliError(str(exc), EXIT_CONFIG) from exc
+        except (ConnectionCheckError, SchemaError) as exc:
+            raise CliError(f"Cassandra: {exc}", EXIT_CASSANDRA) from exc
+        except (DriverException, NoHostAvailable) as exc:  # e.g. the cluster went away mid-run
+            raise CliError(f"Cassandra: {type(exc).__name__}: {exc}", EXIT_CASSANDRA) from exc
+
+    return wrapper
+
+
+def _parse_end(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        return parse_ts(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@contextmanager
+def graceful_stop() -> Iterator[threading.Event]:
+    """First Ctrl-C: stop reading input and finish what is in flight. Second: abort."""
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        click.echo("stopping: finishing in-flight writes (Ctrl-C again to abort)", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_result(result: EtlResult, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    summary = result.metrics.summary()
+    summary.update(
+        {
+            "ok": result.ok,
+            "interrupted": result.interrupted,
+            "rollups_recomputed": len(result.rollups),
+            "rollup_failures": result.rollup_failures,
+            "failures_sample": result.failures,
+            "failed_records_file": str(result.failed_file) if result.failed_file else None,
+            **(extra or {}),
+        }
+    )
+    if as_json:
+        click.echo(to_json(summary))
+    else:
+        click.echo(render_summary(summary))
+        for key, value in (extra or {}).items():
+            click.echo(f"  {key}: {value}")
+    for line in result.failures:
+        click.echo(f"failed: {line}", err=True)
+    for line in result.rollup_failures:
+        click.echo(f"rollup failed: {line}", err=True)
+    if result.failed_file:
+        click.echo(f"failed records written to {result.failed_file}", err=True)
+    if not result.ok:
+        raise SystemExit(EXIT_FAILED)
+
+
+progress_option = click.option(
+    "--progress",
+    "progress_s",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between progress lines on stderr (0: none).",
+)
+
+
+def etl_options(func: Callable[..., R]) -> Callable[..., R]:
+    """Options shared by the commands that write telemetry, handed over as ``options``."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        mode: str,
+        no_rollups: bool,
+        failed_out: Path | None,
+        progress_s: float,
+        **kwargs: Any,
+    ) -> R:
+        options = EtlOptions(
+            mode=WriteMode(mode),
+            rollups=not no_rollups,
+            progress_interval_s=progress_s,
+            failed_out=failed_out,
+        )
+        return func(*args, options=options, **kwargs)
+
+    decorators = [
+        click.option(
+            "--mode",
+            type=click.Choice([m.value for m in WriteMode]),
+            default=WriteMode.ASYNC.value,
+            show_default=True,
+            help="async: one statement per request, FLEET_CONCURRENCY in flight; "
+            "batch: UNLOGGED batches grouped by partition.",
+        ),
+        click.option("--no-rollups", is_flag=True, help="Do not recompute hourly rollups."),
+        click.option(
+            "--failed-out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write records that could not be written to this CSV (importable again).",
+        ),
+        progress_option,
+        click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON."),
+    ]
+    for decorator in reversed(decorators):
+        wrapper = decorator(wrapper)
+    return wrapper
+
+
+def history_options(func: Callable[..., R]) -> Callable[..., R]:
+    """``--records``, ``--end`` and ``--interval``: which generated history to use."""
+    decorators = [
+        click.option("--records", type=click.IntRange(1), required=True, help="Readings."),
+        click.option(
+            "--end",
+            callback=_parse_end,
+            help="Time of the last reading, ISO-8601 with a timezone.  [default: now]",
+        ),
+        click.option(
+            "--interval",
+            type=click.FloatRange(0.1),
+            default=10.0,
+            show_default=True,
+            help="Seconds between two readings of a device.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _run_etl(app: AppContext, options: EtlOptions, job: Callable[[Connection], R]) -> R:
+    """Connect, let the first Ctrl-C stop the input gracefully, run ``job(connection)``."""
+    with _connect(app) as conn, graceful_stop() as stop:
+        options.stop = stop
+        return job(conn)
+
+
+def _connect(app: AppContext, require_keyspace: bool = True) -> Connection:
+    return writer.connect(app.settings(), require_keyspace=require_keyspace)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read FLEET_* settings from this file (default: $FLEET_ENV_FILE); "
+    "the environment takes precedence.",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.version_option(package_name="fleet-tracing", prog_name="fleet")
+@click.pass_context
+def cli(ctx: click.Context, env_file: Path | None, verbose: int) -> None:
+    """Fleet Tracing: telemetry generator and ETL for Cassandra."""
+    logging.basicConfig(
+        level=max(logging.DEBUG, logging.WARNING - 10 * verbose),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = AppContext(env_file)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def check(app: AppContext, as_json: bool) -> None:
+    """Connect, check the local DC and credentials, and describe the cluster."""
+    with _connect(app, require_keyspace=False) as conn:
+        info = conn.describe()
+    if as_json:
+        click.echo(to_json(info))
+        return
+    click.echo(f"connected; local DC {info['local_dc']}")
+    for dc, hosts in info["datacenters"].items():
+        click.echo(f"  {dc}: {', '.join(hosts)}")
+    replication = info["replication"]
+    click.echo(f"keyspace {info['keyspace']}: {replication or 'missing (run fleet schema apply)'}")
+
+
+@cli.group()
+def schema() -> None:
+    """Keyspace and tables."""
+
+
+@schema.command("print")
+@pass_app
+@handle_errors
+def schema_print(app: AppContext) -> None:
+    """Print the CQL for the configured keyspace and replication (offline)."""
+    settings = app.settings()
+    click.echo(render_schema(settings.keyspace, settings.replication), nl=False)
+
+
+@schema.command("apply")
+@pass_app
+@handle_errors
+def schema_apply(app: AppContext) -> None:
+    """Create the keyspace and tables if missing, then wait for schema agreement."""
+
+    settings = app.settings()
+    with _connect(app, require_keyspace=False) as conn:
+        report = apply_schema(conn.cluster, conn.session, settings.keyspace, settings.replication)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"schema applied: {report.statements} statements on keyspace {settings.keyspace}, "
+        "schema agreement reached"
+    )
+
+
+@cli.group()
+def etl() -> None:
+    """Load telemetry into Cassandra."""
+
+
+@etl.command("batch")
+@history_options
+@etl_options
+@pass_app
+@handle_errors
+def etl_batch(
+    app: AppContext,
+    records: int,
+    end: datetime,
+    interval: float,
+    options: EtlOptions,
+    as_json: bool,
+) -> None:
+    """Backfill history: N readings of every configured device, ending now."""
+
+    result = _run_etl(app, options, lambda conn: run_batch(conn, records, end, interval, options))
+    _print_result(result, as_json)
+
+
+@etl.command("stream")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds between ticks; each tick sends one reading per device.",
+)
+@click.option("--ticks", type=click.IntRange(1), help="Stop after N ticks (default: Ctrl-C).")
+@click.option(
+    "--rollup-every",
+    type=click.FloatRange(1.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between rollup recomputations.",
+)
+@etl_options
+@pass_app
+@handle_errors
+def etl_stream(
+    app: AppContext,
+    interval: float,
+    ticks: int | None,
+    rollup_every: float,
+    options: EtlOptions,
+    as_json: bool,
+) -> None:
+    """Real-time feed: one reading per device per tick."""
+
+    result = _run_etl(
+        app, options, lambda conn: run_stream(conn, interval, ticks, options, rollup_every)
+    )
+    _print_result(result, as_json)
+
+
+@etl.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rejected lines (line,reason,raw); default FILE.rejects.csv, "
+    "created only if a line is rejected.",
+)
+@click.option("--dry-run", is_flag=True, help="Only check the file (offline).")
+@etl_options
+@pass_app
+@handle_errors
+def etl_import(
+    app: AppContext,
+    file: Path,
+    rejects: Path | None,
+    dry_run: bool,
+    options: EtlOptions,
+    as_json: bool,
+) -> None:
+    """Load a telemetry CSV; bad lines are reported and skipped."""
+
+    rejects_path = rejects or file.with_suffix(".rejects.csv")
+    if dry_run:
+        valid, rejected = check_csv(file, rejects_path)
+        summary = {
+            "valid": valid,
+            "rejected": rejected,
+            "rejects_file": str(rejects_path) if rejected else None,
+        }
+        click.echo(
+            to_json(summary)
+            if as_json
+            else f"{valid} valid, {rejected} rejected"
+            + (f" (see {rejects_path})" if rejected else "")
+        )
+        return
+    result, rejected = _run_etl(
+        app, options, lambda conn: run_import(conn, file, rejects_path, options)
+    )
+    extra = {"rejects_file": str(rejects_path) if rejected else None}
+    _print_result(result, as_json, extra)
+
+
+@cli.command()
+@history_options
+@progress_option
+@click.option("--json", "as_json", is_flag=True, help="Print both summaries as JSON.")
+@pass_app
+@handle_errors
+def bench(
+    app: AppContext, records: int, end: datetime, interval: float, progress_s: float, as_json: bool
+) -> None:
+    """Write the same N readings as async statements, then as UNLOGGED batches; compare."""
+
+    options = EtlOptions(rollups=False, progress_interval_s=progress_s)
+    with _connect(app) as conn:
+        results = run_bench(conn, records, end, interval, options)
+    if as_json:
+        click.echo(to_json({"results": [r.metrics.summary() for r in results]}))
+    else:
+        click.echo(bench_table(results))
+        click.echo("latency is per request: one statement (async) or one batch (batch)")
+    if not all(r.ok for r in results):
+        raise SystemExit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="UTC day.")
+@click.option("--fleet", "fleets", multiple=True, help="Fleet id (repeatable); default: all.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def rollup(app: AppContext, day: datetime, fleets: tuple[str, ...], as_json: bool) -> None:
+    """Recompute a day's hourly rollups from stored telemetry (idempotent)."""
+
+    settings = app.settings()
+    options = EtlOptions(progress_interval_s=0.0)
+    with _connect(app) as conn:
+        result = run_rollup(conn, day.date(), fleets or settings.fleets, options)
+    _print_result(result, as_json)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    required=True,
+    help="CSV file to write ('-' for stdout).",
+)
+@history_options
+@pass_app
+@handle_errors
+def generate(app: AppContext, out: Path, records: int, end: datetime, interval: float) -> None:
+    """Write N generated readings to a CSV file (offline; same seed, same file)."""
+    s = app.settings()
+    points = generate_history(s.fleets, s.devices_per_fleet, s.seed, records, end, interval)
+    if str(out) == "-":
+        count = write_points(points, sys.stdout)
+    else:
+        count = write_points_file(points, out)
+        click.echo(f"wrote {count} readings to {out}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="fleet")

@@ -1,0 +1,299 @@
+"""ETL runs: source -> validation -> write pipeline -> rollups -> metrics.
+
+The CLI only parses options and prints; each command is one function here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from fleet.csv_source import (
+    CSV_COLUMNS,
+    REJECT_COLUMNS,
+    LazyCsvFile,
+    Reject,
+    format_ts,
+    open_csv,
+    read_points,
+)
+from fleet.generator import FleetSimulator, fleet_devices, generate_history
+from fleet.metrics import Metrics, ProgressReporter
+from fleet.model import Device, TelemetryPoint
+from fleet.plan import Mutation, WriteMode, WritePlanner, rollup_mutation
+from fleet.schema import DEVICES, ROLLUPS
+from fleet.transform import HourlyRollup, RollupKey, validate_point
+from fleet.writer import Connection, RollupReader, WritePipeline, make_pipeline
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_FAILURES = 20
+
+
+@dataclass
+class EtlOptions:
+    mode: WriteMode = WriteMode.ASYNC
+    chunk_size: int = 500
+    rollups: bool = True
+    progress_interval_s: float = 5.0
+    progress_out: TextIO | None = None
+    failed_out: Path | None = None
+    stop: threading.Event | None = None  # set: stop reading input, finish what is in flight
+
+
+@dataclass
+class EtlResult:
+    metrics: Metrics
+    failures: list[str] = field(default_factory=list)  # the first MAX_LISTED_FAILURES
+    rollups: list[HourlyRollup] = field(default_factory=list)
+    rollup_failures: list[str] = field(default_factory=list)
+    failed_file: Path | None = None
+    interrupted: bool = False  # stopped (Ctrl-C) before the input was exhausted
+
+    @property
+    def ok(self) -> bool:
+        m = self.metrics
+        return m.records_failed == 0 and m.unresolved == 0 and not self.rollup_failures
+
+
+class EtlRun:
+    """One run's pipeline and bookkeeping: which hours to roll up, which records failed."""
+
+    def __init__(
+        self, conn: Connection, label: str, options: EtlOptions, registry: Iterable[Device] = ()
+    ) -> None:
+        self.conn = conn
+        self.options = options
+        self.metrics = Metrics(label)
+        self.planner = WritePlanner(registry)
+        self.touched: set[RollupKey] = set()
+        self.result = EtlResult(self.metrics)
+        self._failed = LazyCsvFile(options.failed_out, CSV_COLUMNS) if options.failed_out else None
+        self._reader: RollupReader | None = None
+        self.pipeline: WritePipeline = make_pipeline(
+            conn,
+            self.metrics,
+            self.planner,
+            options.mode,
+            progress=ProgressReporter(options.progress_interval_s, options.progress_out),
+            on_record=self._on_record,
+            on_mutation_failed=self._on_mutation_failed,
+        )
+
+    def _on_record(self, point: TelemetryPoint, failure: str | None) -> None:
+        if failure is None:
+            self.touched.add(RollupKey.of(point))
+            return
+        if len(self.result.failures) < MAX_LISTED_FAILURES:
+            self.result.failures.append(f"{point.device_id} {format_ts(point.ts)}: {failure}")
+        if self._failed is not None:
+            self._failed.write_point(point)
+
+    def _on_mutation_failed(self, mutation: Mutation, reason: str) -> None:
+        if mutation.table is DEVICES:
+            self.planner.forget_device(str(mutation.values[DEVICES.columns.index("device_id")]))
+        elif mutation.table is ROLLUPS:
+            fleet_id, day, hour = mutation.values[:3]
+            self.result.rollup_failures.append(f"{fleet_id} {day} {hour:02d}h: {reason}")
+
+    def write(self, points: Iterable[TelemetryPoint], *, validate: bool = True) -> None:
+        """Submit ``points`` chunk by chunk; invalid ones are counted as rejected."""
+        chunk: list[TelemetryPoint] = []
+        stop = self.options.stop
+        for point in points:
+            if stop is not None and stop.is_set():
+                break
+            if validate:
+                reasons = validate_point(point, now=datetime.now(UTC))
+                if reasons:
+                    self.metrics.records_rejected += 1
+                    log.warning("rejected %s %s: %s", point.device_id, point.ts, "; ".join(reasons))
+                    continue
+            chunk.append(point)
+            if len(chunk) >= self.options.chunk_size:
+                self.pipeline.submit_points(chunk)
+                chunk = []
+        self.pipeline.submit_points(chunk)
+
+    def refresh_rollups(self) -> None:
+        """Recompute the hours touched by acknowledged records since the last refresh."""
+        keys, self.touched = sorted(self.touched), set()
+        if self._reader is None:
+            self._reader = RollupReader(self.conn.session, self.conn.settings.keyspace)
+        rollups = []
+        for key in keys:
+            try:
+                rollup = self._reader.recompute(key)
+            except Exception as exc:  # reported, and the run ends as failed
+                self.metrics.record_error(exc)
+                self.result.rollup_failures.append(f"{key}: {type(exc).__name__}: {exc}")
+                continue
+            if rollup is not None:
+                rollups.append(rollup)
+        self.pipeline.submit_mutations(rollup_mutation(r) for r in rollups)
+        self.result.rollups.extend(rollups)
+
+    def finish(self) -> EtlResult:
+        self.result.interrupted = bool(self.options.stop and self.options.stop.is_set())
+        self.pipeline.drain()
+        if self.options.rollups:
+            self.refresh_rollups()
+            self.pipeline.drain()
+        self.metrics.finish()
+        if self._failed is not None:
+            self._failed.close()
+            self.result.failed_file = self._failed.path if self._failed.count else None
+        if self.metrics.unresolved:  # a bug if it ever happens: say so loudly
+            log.error("%d records neither written nor failed", self.metrics.unresolved)
+        return self.result
+
+
+def _registry(conn: Connection) -> tuple[Device, ...]:
+    s = conn.settings
+    return fleet_devices(s.fleets, s.devices_per_fleet, s.seed)
+
+
+def run_batch(
+    conn: Connection, records: int, end: datetime, interval_s: float, options: EtlOptions
+) -> EtlResult:
+    """History backfill: ``records`` readings ending at ``end``, generated while writing."""
+    s = conn.settings
+    run = EtlRun(conn, f"batch/{options.mode}", options, registry=_registry(conn))
+    run.write(generate_history(s.fleets, s.devices_per_fleet, s.seed, records, end, interval_s))
+    return run.finish()
+
+
+def run_stream(
+    conn: Connection,
+    interval_s: float,
+    ticks: int | None,
+    options: EtlOptions,
+    rollup_every_s: float = 60.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> EtlResult:
+    """One reading per device every ``interval_s`` (wall clock) until ``ticks`` or stopped."""
+    s = conn.settings
+    stop = options.stop or threading.Event()
+    simulator = FleetSimulator(s.fleets, s.devices_per_fleet, s.seed, now(), interval_s)
+    run = EtlRun(conn, "stream", options, registry=simulator.devices)
+    clock = run.metrics.clock
+    next_due = last_rollup = clock()
+    done = 0
+    while not stop.is_set():
+        run.write(simulator.tick(at=now()))
+        done += 1
+        if ticks is not None and done >= ticks:
+            break
+        if options.rollups and clock() - last_rollup >= rollup_every_s:
+            run.refresh_rollups()
+            last_rollup = clock()
+        next_due += interval_s
+        if clock() > next_due + interval_s:
+            log.warning(
+                "stream is %.1fs behind schedule: writes are slower than the interval",
+                clock() - next_due,
+            )
+            next_due = clock()
+        run.pipeline.pump(deadline=next_due, stop=stop)
+    return run.finish()
+
+
+def run_import(
+    conn: Connection, path: Path, rejects_path: Path, options: EtlOptions
+) -> tuple[EtlResult, int]:
+    """Load a CSV file; bad lines go to ``rejects_path``. Returns the result and reject count."""
+    run = EtlRun(conn, "import", options)
+    with (
+        open_csv(path) as lines,
+        LazyCsvFile(rejects_path, REJECT_COLUMNS, "surrogateescape") as rj,
+    ):
+
+        def on_reject(reject: Reject) -> None:
+            rj.write_reject(reject)
+            run.metrics.records_rejected += 1
+
+        run.write(read_points(lines, now=datetime.now(UTC), on_reject=on_reject), validate=False)
+        return run.finish(), rj.count
+
+
+def check_csv(path: Path, rejects_path: Path) -> tuple[int, int]:
+    """Offline ``import --dry-run``: (valid rows, rejected rows); rejects written as in import."""
+    valid = 0
+    with (
+        open_csv(path) as lines,
+        LazyCsvFile(rejects_path, REJECT_COLUMNS, "surrogateescape") as rj,
+    ):
+        for _ in read_points(lines, now=datetime.now(UTC), on_reject=rj.write_reject):
+            valid += 1
+        return valid, rj.count
+
+
+def run_bench(
+    conn: Connection, records: int, end: datetime, interval_s: float, options: EtlOptions
+) -> list[EtlResult]:
+    """The same readings written both ways, async statements then UNLOGGED batches.
+
+    Readings are generated beforehand so that only writing is timed.
+    """
+    s = conn.settings
+    points = list(generate_history(s.fleets, s.devices_per_fleet, s.seed, records, end, interval_s))
+    results = []
+    for mode in (WriteMode.ASYNC, WriteMode.BATCH):
+        run_options = replace(options, mode=mode, rollups=False)
+        run = EtlRun(conn, f"bench/{mode}", run_options, registry=_registry(conn))
+        run.metrics.started = run.metrics.clock()
+        run.write(points)
+        results.append(run.finish())
+    return results
+
+
+def run_rollup(
+    conn: Connection, day: date, fleets: Sequence[str], options: EtlOptions
+) -> EtlResult:
+    """Recompute the 24 hourly rollups of ``day`` for ``fleets`` from stored telemetry."""
+    run = EtlRun(conn, "rollup", replace(options, rollups=True))
+    run.touched = {RollupKey(f, day, hour) for f in fleets for hour in range(24)}
+    return run.finish()
+
+
+def bench_table(results: Sequence[EtlResult]) -> str:
+    """Comparison table of :func:`run_bench` results."""
+    header = (
+        "mode",
+        "records",
+        "failed",
+        "seconds",
+        "rec/s",
+        "requests",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "retries",
+        "degraded",
+    )
+    rows = [header]
+    for r in results:
+        s = r.metrics.summary()
+        lat = s["latency_ms"]
+        rows.append(
+            (
+                s["label"].split("/")[-1],
+                str(s["records_written"]),
+                str(s["records_failed"]),
+                f"{s['elapsed_s']:.2f}",
+                f"{s['throughput_rps']:.0f}",
+                str(s["requests"]),
+                *("-" if lat[k] is None else f"{lat[k]:.1f}" for k in ("p50", "p95", "p99")),
+                str(s["retries"]),
+                str(s["degraded_writes"]),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Counters, exact latency percentiles, periodic progress lines and the final summary.
+
+Only the writer's event loop (one thread) updates a :class:`Metrics`; no locking is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+PERCENTILES = (50.0, 95.0, 99.0)
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile of an ascending sequence: an observed value, never interpolated."""
+    if not sorted_values:
+        return None
+    if not 0.0 < pct <= 100.0:
+        raise ValueError("pct must be in (0, 100]")
+    rank = math.ceil(pct / 100.0 * len(sorted_values))
+    return sorted_values[max(rank, 1) - 1]
+
+
+@dataclass
+class Metrics:
+    """What one run wrote. Latencies are per request (a statement or a batch), in ms."""
+
+    label: str
+    clock: Callable[[], float] = time.monotonic
+    records_submitted: int = 0
+    records_written: int = 0
+    records_failed: int = 0
+    records_rejected: int = 0
+    requests: int = 0
+    retries: int = 0
+    degraded_writes: int = 0
+    rollups_written: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies_ms: array[float] = field(default_factory=lambda: array("d"))
+    started: float = 0.0
+    finished: float | None = None
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def record_latency(self, ms: float) -> None:
+        self.latencies_ms.append(ms)
+
+    def record_error(self, exc: BaseException) -> None:
+        self.errors[type(exc).__name__] += 1
+
+    def finish(self) -> None:
+        self.finished = self.clock()
+
+    @property
+    def elapsed_s(self) -> float:
+        end = self.finished if self.finished is not None else self.clock()
+        return max(end - self.started, 1e-9)
+
+    @property
+    def throughput(self) -> float:
+        """Acknowledged records per second."""
+        return self.records_written / self.elapsed_s
+
+    @property
+    def unresolved(self) -> int:
+        """Records neither acknowledged nor reported failed: must be 0 once a run has drained."""
+        return self.records_submitted - self.records_written - self.records_failed
+
+    def latency_percentiles(self, since: int = 0) -> dict[str, float | None]:
+        ordered = sorted(self.latencies_ms[since:])
+        return {f"p{pct:g}": percentile(ordered, pct) for pct in PERCENTILES}
+
+    def summary(self) -> dict[str, Any]:
+        latency = self.latency_percentiles()
+        return {
+            "label": self.label,
+            "records_submitted": self.records_submitted,
+            "records_written": self.records_written,
+            "records_failed": self.records_failed,
+            "records_rejected": self.records_rejected,
+            "requests": self.requests,
+            "retries": self.retries,
+            "degraded_writes": self.degraded_writes,
+            "rollups_written": self.rollups_written,
+            "errors": dict(sorted(self.errors.items())),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "throughput_rps": round(self.throughput, 1),
+            "latency_ms": {k: None if v is None else round(v, 3) for k, v in latency.items()},
+        }
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+class ProgressReporter:
+    """Prints one line every ``interval_s`` with the latency percentiles of that interval."""
+
+    def __init__(self, interval_s: float, out: TextIO | None = None, enabled: bool = True) -> None:
+        self.interval_s = interval_s
+        self.out = out if out is not None else sys.stderr
+        self.enabled = enabled and interval_s > 0
+        self._last_at: float | None = None
+        self._last_sample = 0
+
+    def maybe_report(self, metrics: Metrics, in_flight: int, force: bool = False) -> str | None:
+        now = metrics.clock()
+        if self._last_at is None:
+            self._last_at = metrics.started
+        if not self.enabled or (not force and now - self._last_at < self.interval_s):
+            return None
+        window = metrics.latency_percentiles(since=self._last_sample)
+        self._last_sample = len(metrics.latencies_ms)
+        self._last_at = now
+        line = (
+            f"[{metrics.label}] {metrics.elapsed_s:7.1f}s written={metrics.records_written} "
+            f"failed={metrics.records_failed} retries={metrics.retries} "
+            f"degraded={metrics.degraded_writes} in_flight={in_flight} "
+            f"rate={metrics.throughput:.0f}/s p50={_fmt_ms(window['p50'])}ms "
+            f"p99={_fmt_ms(window['p99'])}ms"
+        )
+        print(line, file=self.out, flush=True)
+        return line
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """Human-readable final summary (``--json`` prints ``json.dumps(summary)`` instead)."""
+    lat = summary["latency_ms"]
+    errors = ", ".join(f"{k}={v}" for k, v in summary["errors"].items()) or "none"
+    return "\n".join(
+        [
+            f"{summary['label']}: {summary['records_written']}/{summary['records_submitted']} "
+            f"records written, {summary['records_failed']} failed, "
+            f"{summary['records_rejected']} rejected in {summary['elapsed_s']}s "
+            f"({summary['throughput_rps']} records/s)",
+            f"  requests={summary['requests']} retries={summary['retries']} "
+            f"degraded_writes={summary['degraded_writes']} rollups={summary['rollups_written']}",
+            f"  latency ms: p50={_fmt_ms(lat['p50'])} p95={_fmt_ms(lat['p95'])} "
+            f"p99={_fmt_ms(lat['p99'])}",
+            f"  errors: {errors}",
+        ]
+    )
+
+
+def to_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=False)

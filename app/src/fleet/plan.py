@@ -1,0 +1,168 @@
+"""Turn validated readings into table mutations, then into write requests. No I/O here.
+
+A *record* is one reading. It is written to both telemetry tables, to the alerts table for each
+alert it raises, and it updates the latest-state tables and the device registry. Within a chunk,
+the latest-state rows of a device are coalesced to its newest reading (older ones would lose to
+it anyway, as they are written ``USING TIMESTAMP <reading time>``); that mutation carries every
+record of the device in the chunk, so none of them is acknowledged before it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fleet.model import Device, TelemetryPoint, to_micros
+from fleet.schema import (
+    ALERTS,
+    DEVICES,
+    LATEST_BY_DEVICE,
+    LATEST_BY_FLEET,
+    ROLLUPS,
+    TELEMETRY_BY_DEVICE,
+    TELEMETRY_BY_FLEET,
+    TableSpec,
+    fleet_bucket,
+)
+from fleet.transform import HourlyRollup, evaluate_alerts, rollup_write_timestamp
+
+MAX_BATCH_STATEMENTS = 30  # ~3-4 KB of rows: under Cassandra's 5 KiB batch_size_warn_threshold
+
+
+class WriteMode(StrEnum):
+    ASYNC = "async"  # one statement per request, many in flight
+    BATCH = "batch"  # UNLOGGED batches, each holding rows of one partition
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    table: TableSpec
+    values: tuple[object, ...]  # in table.columns order, then the write timestamp if any
+    records: tuple[int, ...]  # ids of the records this row is part of
+
+    @property
+    def partition(self) -> tuple[str, tuple[object, ...]]:
+        columns = self.table.columns
+        return self.table.name, tuple(
+            self.values[columns.index(c)] for c in self.table.partition_key
+        )
+
+
+def _mutation(
+    table: TableSpec, row: Mapping[str, object], records: tuple[int, ...], timestamp: int = 0
+) -> Mutation:
+    values = tuple(row[c] for c in table.columns)
+    return Mutation(table, (*values, timestamp) if table.timestamped else values, records)
+
+
+def _reading_row(p: TelemetryPoint) -> dict[str, object]:
+    return {
+        "fleet_id": p.fleet_id,
+        "device_id": p.device_id,
+        "model": p.model,
+        "day": p.day,
+        "bucket": fleet_bucket(p.hour, p.device_id),
+        "ts": p.ts,
+        "last_ts": p.ts,
+        "lat": p.lat,
+        "lon": p.lon,
+        "speed_kmh": p.speed_kmh,
+        "heading_deg": p.heading_deg,
+        "battery_pct": p.battery_pct,
+        "temp_c": p.temp_c,
+        "zone": p.zone,
+    }
+
+
+class WritePlanner:
+    """Plans mutations chunk by chunk; registers each device once per run."""
+
+    def __init__(self, registry: Iterable[Device] = ()) -> None:
+        self._registry = {d.device_id: d for d in registry}
+        self._registered: set[str] = set()
+
+    def forget_device(self, device_id: str) -> None:
+        """Its registration failed: register it again with its next chunk."""
+        self._registered.discard(device_id)
+
+    def plan(self, records: Sequence[tuple[int, TelemetryPoint]]) -> list[Mutation]:
+        mutations: list[Mutation] = []
+        newest: dict[str, TelemetryPoint] = {}
+        ids_by_device: dict[str, list[int]] = {}
+        for record_id, point in records:
+            row = _reading_row(point)
+            ids = (record_id,)
+            mutations.append(_mutation(TELEMETRY_BY_DEVICE, row, ids))
+            mutations.append(_mutation(TELEMETRY_BY_FLEET, row, ids))
+            for alert in evaluate_alerts(point):
+                alert_row = {
+                    "fleet_id": alert.fleet_id,
+                    "day": alert.day,
+                    "severity": alert.severity,
+                    "ts": alert.ts,
+                    "device_id": alert.device_id,
+                    "alert_type": alert.alert_type,
+                    "value": alert.value,
+                    "threshold": alert.threshold,
+                    "message": alert.message,
+                }
+                mutations.append(_mutation(ALERTS, alert_row, ids))
+            current = newest.get(point.device_id)
+            if current is None or point.ts >= current.ts:
+                newest[point.device_id] = point
+            ids_by_device.setdefault(point.device_id, []).append(record_id)
+
+        for device_id, point in newest.items():
+            ids = tuple(ids_by_device[device_id])
+            row = _reading_row(point)
+            stamp = to_micros(point.ts)
+            mutations.append(_mutation(LATEST_BY_DEVICE, row, ids, stamp))
+            mutations.append(_mutation(LATEST_BY_FLEET, row, ids, stamp))
+            if device_id not in self._registered:
+                self._registered.add(device_id)
+                known = self._registry.get(device_id)
+                device_row = {
+                    "fleet_id": point.fleet_id,
+                    "device_id": device_id,
+                    "model": point.model,
+                    # None is sent as "unset": an import never erases a known activation date
+                    "activated_at": known.activated_at if known else None,
+                }
+                mutations.append(_mutation(DEVICES, device_row, ids))
+        return mutations
+
+
+def rollup_mutation(rollup: HourlyRollup) -> Mutation:
+    row = {
+        "fleet_id": rollup.key.fleet_id,
+        "day": rollup.key.day,
+        "hour": rollup.key.hour,
+        "points": rollup.points,
+        "active_devices": rollup.active_devices,
+        "avg_speed_kmh": rollup.avg_speed_kmh,
+        "max_speed_kmh": rollup.max_speed_kmh,
+        "avg_battery_pct": rollup.avg_battery_pct,
+        "alert_count": rollup.alert_count,
+    }
+    return _mutation(ROLLUPS, row, (), rollup_write_timestamp(rollup))
+
+
+def group_requests(
+    mutations: Iterable[Mutation], mode: WriteMode, max_batch: int = MAX_BATCH_STATEMENTS
+) -> list[tuple[Mutation, ...]]:
+    """ASYNC: one mutation per request. BATCH: mutations of one partition, ``max_batch`` at most.
+
+    Single-partition UNLOGGED batches are applied as one mutation by the replicas of that
+    partition; multi-partition batches would only move coordination work onto one node.
+    """
+    if mode is WriteMode.ASYNC:
+        return [(m,) for m in mutations]
+    by_partition: dict[tuple[str, tuple[object, ...]], list[Mutation]] = {}
+    for m in mutations:
+        by_partition.setdefault(m.partition, []).append(m)
+    return [
+        tuple(group[i : i + max_batch])
+        for group in by_partition.values()
+        for i in range(0, len(group), max_batch)
+    ]

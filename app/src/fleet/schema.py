@@ -1,0 +1,185 @@
+"""The CQL schema (``schema.cql``, shipped as package data), its write layout, and applying it."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from importlib import resources
+from string import Template
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cassandra.cluster import Cluster, Session
+
+# Buckets of telemetry_by_fleet_day per hour; the sizing arithmetic is in schema.cql.
+SHARDS_PER_HOUR = 8
+SCHEMA_AGREEMENT_WAIT_S = 30.0
+
+
+class SchemaError(RuntimeError):
+    pass
+
+
+def shard_of(device_id: str) -> int:
+    """Stable across processes and machines (unlike ``hash``)."""
+    return zlib.crc32(device_id.encode("utf-8")) % SHARDS_PER_HOUR
+
+
+def fleet_bucket(hour: int, device_id: str) -> int:
+    return hour * SHARDS_PER_HOUR + shard_of(device_id)
+
+
+def buckets_of_hour(hour: int) -> range:
+    return range(hour * SHARDS_PER_HOUR, (hour + 1) * SHARDS_PER_HOUR)
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """How the writer inserts into a table: bind order and partition key columns."""
+
+    name: str
+    columns: tuple[str, ...]
+    partition_key: tuple[str, ...]
+    timestamped: bool = False  # the last bound value is USING TIMESTAMP (microseconds)
+
+    def insert_cql(self, keyspace: str) -> str:
+        cql = (
+            f"INSERT INTO {keyspace}.{self.name} ({', '.join(self.columns)}) "
+            f"VALUES ({', '.join('?' for _ in self.columns)})"
+        )
+        return cql + (" USING TIMESTAMP ?" if self.timestamped else "")
+
+
+_READING = ("model", "lat", "lon", "speed_kmh", "heading_deg", "battery_pct", "temp_c", "zone")
+_LATEST = ("last_ts", *_READING)
+
+DEVICES = TableSpec(
+    "devices_by_fleet", ("fleet_id", "device_id", "model", "activated_at"), ("fleet_id",)
+)
+LATEST_BY_DEVICE = TableSpec(
+    "latest_telemetry_by_device", ("device_id", "fleet_id", *_LATEST), ("device_id",), True
+)
+LATEST_BY_FLEET = TableSpec(
+    "latest_position_by_fleet", ("fleet_id", "device_id", *_LATEST), ("fleet_id",), True
+)
+TELEMETRY_BY_DEVICE = TableSpec(
+    "telemetry_by_device_day",
+    ("device_id", "day", "ts", "fleet_id", *_READING),
+    ("device_id", "day"),
+)
+TELEMETRY_BY_FLEET = TableSpec(
+    "telemetry_by_fleet_day",
+    ("fleet_id", "day", "bucket", "ts", "device_id", *_READING),
+    ("fleet_id", "day", "bucket"),
+)
+ALERTS = TableSpec(
+    "alerts_by_fleet_day",
+    (
+        "fleet_id",
+        "day",
+        "severity",
+        "ts",
+        "device_id",
+        "alert_type",
+        "value",
+        "threshold",
+        "message",
+    ),
+    ("fleet_id", "day", "severity"),
+)
+ROLLUPS = TableSpec(
+    "fleet_analytics_by_day",
+    (
+        "fleet_id",
+        "day",
+        "hour",
+        "points",
+        "active_devices",
+        "avg_speed_kmh",
+        "max_speed_kmh",
+        "avg_battery_pct",
+        "alert_count",
+    ),
+    ("fleet_id", "day"),
+    True,
+)
+TABLES: tuple[TableSpec, ...] = (
+    DEVICES,
+    LATEST_BY_DEVICE,
+    LATEST_BY_FLEET,
+    TELEMETRY_BY_DEVICE,
+    TELEMETRY_BY_FLEET,
+    ALERTS,
+    ROLLUPS,
+)
+
+
+def schema_template() -> str:
+    return resources.files("fleet").joinpath("schema.cql").read_text(encoding="utf-8")
+
+
+def render_schema(keyspace: str, replication: dict[str, int]) -> str:
+    if not replication:
+        raise SchemaError("replication needs at least one data center")
+    return Template(schema_template()).substitute(
+        keyspace=keyspace,
+        replication=", ".join(f"'{dc}': {rf}" for dc, rf in replication.items()),
+        shards_per_hour=SHARDS_PER_HOUR,
+    )
+
+
+def split_statements(cql: str) -> list[str]:
+    """Statements of a CQL script without ``--`` comment lines (no ``;`` inside literals)."""
+    lines = [line for line in cql.splitlines() if not line.lstrip().startswith("--")]
+    return [" ".join(s.split()) for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def table_columns(cql: str) -> dict[str, dict[str, str]]:
+    """Column name -> CQL type, for each ``CREATE TABLE`` of ``cql`` (tests check the layout)."""
+    tables: dict[str, dict[str, str]] = {}
+    for statement in split_statements(cql):
+        match = re.match(r"CREATE TABLE IF NOT EXISTS \w+\.(\w+) \( (.*)", statement)
+        if match is None:
+            continue
+        columns = tables[match.group(1)] = {}
+        for part in match.group(2).split(","):
+            column = re.fullmatch(r"\s*(\w+) (\w+)(?: PRIMARY KEY)?( \).*)?", part)
+            if column is None:
+                break
+            columns[column.group(1)] = column.group(2)
+            if column.group(3):
+                break
+    return tables
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    statements: int
+    warnings: tuple[str, ...]
+
+
+def apply_schema(
+    cluster: Cluster, session: Session, keyspace: str, replication: dict[str, int]
+) -> SchemaReport:
+    """Create what is missing and wait until every node agrees on the schema version."""
+    statements = split_statements(render_schema(keyspace, replication))
+    for statement in statements:
+        session.execute(statement, timeout=60.0)
+    if not cluster.control_connection.wait_for_schema_agreement(wait_time=SCHEMA_AGREEMENT_WAIT_S):
+        raise SchemaError(
+            f"nodes did not agree on the schema within {SCHEMA_AGREEMENT_WAIT_S:g}s; "
+            "check `nodetool describecluster` and unreachable nodes"
+        )
+    warnings: list[str] = []
+    existing = cluster.metadata.keyspaces.get(keyspace)
+    actual = (
+        getattr(existing.replication_strategy, "dc_replication_factors", None) if existing else None
+    )
+    if actual is not None and dict(actual) != replication:
+        warnings.append(
+            f"keyspace {keyspace} already exists with replication {dict(actual)}, not "
+            f"{replication}: IF NOT EXISTS left it unchanged; to change it, ALTER KEYSPACE "
+            "then repair"
+        )
+    return SchemaReport(statements=len(statements), warnings=tuple(warnings))

@@ -1,0 +1,207 @@
+"""Validation, alert rules and hourly rollups: pure functions of telemetry points.
+
+Rollup design (idempotent under replay, restarts and concurrent workers)
+-----------------------------------------------------------------------
+A rollup row of ``fleet_analytics_by_day`` is *recomputed* for a (fleet, UTC hour) from the
+telemetry stored in ``telemetry_by_fleet_day``; it is never incremented. Telemetry rows are
+upserts keyed by (device_id, ts), so a replayed reading overwrites itself and the stored set is
+the same however often it was written; the rollup is a function of that set
+(:func:`compute_hourly_rollup` deduplicates the same way and sums with ``math.fsum``, which does
+not depend on order), and alerts are counted by re-applying the rules, not read from elsewhere.
+
+Two workers (or a restarted worker) may recompute the same hour while data is still arriving.
+The row is written ``USING TIMESTAMP hour_start_us + points`` (:func:`rollup_write_timestamp`):
+among concurrent recomputations the one that saw more readings wins whatever the arrival order,
+and recomputing identical data writes identical cells. The last recomputation, run after every
+write is acknowledged, sees everything and settles the row. Cassandra counters are not used:
+a retried counter increment is counted twice.
+
+Limit: correcting an existing reading in place (same key, same count) does not change the write
+timestamp; delete the rollup row before recomputing in that case.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from fleet.model import TelemetryPoint, to_micros
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+OLDEST_ACCEPTED = datetime(2000, 1, 1, tzinfo=UTC)
+SEVERITIES = ("HIGH", "MEDIUM", "LOW")
+
+# Physical limits for validation (inclusive). Speeds above the generator's 130 km/h are
+# plausible readings (and raise OVERSPEED alerts); beyond 250 km/h a road vehicle's GPS is wrong.
+RANGES: dict[str, tuple[float, float]] = {
+    "lat": (-90.0, 90.0),
+    "lon": (-180.0, 180.0),
+    "speed_kmh": (0.0, 250.0),
+    "heading_deg": (0.0, 360.0),
+    "battery_pct": (0, 100),
+    "temp_c": (-40.0, 85.0),
+}
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+class ValidationError(ValueError):
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+def validate_point(
+    point: TelemetryPoint, *, now: datetime, future_tolerance: timedelta = FUTURE_TOLERANCE
+) -> list[str]:
+    """Every reason ``point`` cannot be stored; empty when it is valid."""
+    reasons: list[str] = []
+    for name in ("fleet_id", "device_id", "model", "zone"):
+        value = getattr(point, name)
+        if not isinstance(value, str) or not _ID_RE.match(value):
+            reasons.append(f"{name} {value!r}: 1-64 letters, digits or _.:- expected")
+    for name, (low, high) in RANGES.items():
+        value = getattr(point, name)
+        expects_int = name == "battery_pct"
+        numeric = (int,) if expects_int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, numeric):
+            kind = "an integer" if expects_int else "a number"
+            reasons.append(f"{name} {value!r}: {kind} expected")
+        elif not (low <= value <= high):  # also rejects NaN
+            reasons.append(f"{name} {value!r} out of range [{low:g}, {high:g}]")
+    ts = point.ts
+    if not isinstance(ts, datetime) or ts.tzinfo is None:
+        reasons.append(f"ts {ts!r}: a timezone-aware timestamp expected")
+    elif ts > now + future_tolerance:
+        reasons.append(f"ts {ts.isoformat()} is in the future (now {now.isoformat()})")
+    elif ts < OLDEST_ACCEPTED:
+        reasons.append(f"ts {ts.isoformat()} is before {OLDEST_ACCEPTED.date()}")
+    return reasons
+
+
+# ----------------------------------------------------------------------------- alerts
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    fleet_id: str
+    device_id: str
+    ts: datetime
+    alert_type: str
+    severity: str
+    value: float
+    threshold: float
+    message: str
+
+    @property
+    def day(self) -> date:
+        return self.ts.astimezone(UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """Fires at the most severe threshold reached; ``above``: value >= t, else value <= t."""
+
+    alert_type: str
+    metric: str
+    above: bool
+    thresholds: tuple[tuple[str, float], ...]  # most severe first
+    unit: str
+
+    def evaluate(self, point: TelemetryPoint) -> Alert | None:
+        value = float(getattr(point, self.metric))
+        for severity, threshold in self.thresholds:
+            if (value >= threshold) if self.above else (value <= threshold):
+                sign = ">=" if self.above else "<="
+                return Alert(
+                    fleet_id=point.fleet_id,
+                    device_id=point.device_id,
+                    ts=point.ts,
+                    alert_type=self.alert_type,
+                    severity=severity,
+                    value=value,
+                    threshold=threshold,
+                    message=f"{self.metric} {value:g} {self.unit} {sign} {threshold:g} {self.unit}",
+                )
+        return None
+
+
+ALERT_RULES: tuple[AlertRule, ...] = (
+    AlertRule("TEMP_HIGH", "temp_c", True, (("HIGH", 45.0), ("MEDIUM", 40.0), ("LOW", 35.0)), "C"),
+    AlertRule(
+        "BATTERY_LOW", "battery_pct", False, (("HIGH", 5.0), ("MEDIUM", 10.0), ("LOW", 20.0)), "%"
+    ),
+    AlertRule(
+        "OVERSPEED", "speed_kmh", True, (("HIGH", 120.0), ("MEDIUM", 110.0), ("LOW", 90.0)), "km/h"
+    ),
+)
+
+
+def evaluate_alerts(point: TelemetryPoint, rules: Iterable[AlertRule] = ALERT_RULES) -> list[Alert]:
+    """At most one alert per rule for a reading."""
+    return [alert for rule in rules if (alert := rule.evaluate(point)) is not None]
+
+
+# ----------------------------------------------------------------------------- rollups
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RollupKey:
+    fleet_id: str
+    day: date
+    hour: int
+
+    @classmethod
+    def of(cls, point: TelemetryPoint) -> RollupKey:
+        return cls(point.fleet_id, point.day, point.hour)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, time(self.hour), tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyRollup:
+    key: RollupKey
+    points: int
+    active_devices: int
+    avg_speed_kmh: float
+    max_speed_kmh: float
+    avg_battery_pct: float
+    alert_count: int
+
+
+def compute_hourly_rollup(key: RollupKey, points: Iterable[TelemetryPoint]) -> HourlyRollup | None:
+    """Rollup of the readings of ``key``'s fleet and hour; ``None`` when there are none.
+
+    Readings with the same (device_id, ts) count once (the last one wins, as in the table).
+    """
+    unique: dict[tuple[str, datetime], TelemetryPoint] = {}
+    for point in points:
+        if RollupKey.of(point) != key:
+            raise ValueError(f"reading {point.key} is outside rollup {key}")
+        unique[point.key] = point
+    if not unique:
+        return None
+    rows = unique.values()
+    count = len(unique)
+    return HourlyRollup(
+        key=key,
+        points=count,
+        active_devices=len({p.device_id for p in rows}),
+        avg_speed_kmh=round(math.fsum(p.speed_kmh for p in rows) / count, 3),
+        max_speed_kmh=max(p.speed_kmh for p in rows),
+        avg_battery_pct=round(math.fsum(p.battery_pct for p in rows) / count, 3),
+        alert_count=sum(len(evaluate_alerts(p)) for p in rows),
+    )
+
+
+def rollup_write_timestamp(rollup: HourlyRollup) -> int:
+    """``USING TIMESTAMP`` for a rollup row: more readings seen -> later timestamp (see above)."""
+    return to_micros(rollup.key.start) + min(rollup.points, 3_599_999_999)
+
+
+def rollup_keys(points: Iterable[TelemetryPoint]) -> set[RollupKey]:
+    return {RollupKey.of(p) for p in points}

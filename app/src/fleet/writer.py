@@ -1,0 +1,564 @@
+"""Cassandra side: connection check, prepared statements, the write pipeline and rollup I/O.
+
+Write policy (RF=2 per DC, LOCAL_QUORUM): a quorum of 2 replicas is 2, so one local replica
+down makes writes to its token ranges fail with ``Unavailable``. Such a request is then retried
+once at ``FLEET_DEGRADED_CONSISTENCY`` (e.g. LOCAL_ONE) if set, and counted as a degraded write;
+hints and repair bring the second replica up to date. ``WriteTimeout``, client-side
+``OperationTimedOut`` and overload errors are retried with exponential backoff and jitter, up to
+``FLEET_WRITE_ATTEMPTS`` attempts in all. Every statement is an idempotent upsert, so a retry
+after a timeout (which may have been applied) is safe. Anything else fails at once. Whatever
+happens, each record ends either acknowledged or reported failed with its reason.
+
+The driver's own retry policy is disabled (``FallthroughRetryPolicy``): every retry goes
+through this module, so the counts are exact.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Protocol
+
+from cassandra import (
+    AuthenticationFailed,
+    ConsistencyLevel,
+    OperationTimedOut,
+    Unavailable,
+    UnresolvableContactPoints,
+    WriteFailure,
+    WriteTimeout,
+)
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+)
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.policies import DCAwareRoundRobinPolicy, FallthroughRetryPolicy, TokenAwarePolicy
+from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
+
+from fleet.config import Settings
+from fleet.metrics import Metrics, ProgressReporter
+from fleet.model import TELEMETRY_FIELDS, TelemetryPoint
+from fleet.plan import MAX_BATCH_STATEMENTS, Mutation, WriteMode, WritePlanner, group_requests
+from fleet.schema import ROLLUPS, TABLES, TELEMETRY_BY_FLEET, buckets_of_hour
+from fleet.transform import HourlyRollup, RollupKey, compute_hourly_rollup
+
+log = logging.getLogger(__name__)
+
+DEGRADED_PROFILE = "degraded"
+CONNECT_TIMEOUT_S = 5.0
+RETRYABLE = (
+    WriteTimeout,
+    OperationTimedOut,
+    WriteFailure,
+    NoHostAvailable,
+    OverloadedErrorMessage,
+    IsBootstrappingErrorMessage,
+)
+
+
+class ConnectionCheckError(RuntimeError):
+    """Cassandra cannot be used with these settings; the message says why, in one line."""
+
+
+# ----------------------------------------------------------------------------- connection
+
+
+def _profile(local_dc: str, consistency: str, timeout_s: float) -> ExecutionProfile:
+    return ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc)),
+        retry_policy=FallthroughRetryPolicy(),
+        consistency_level=ConsistencyLevel.name_to_value[consistency],
+        request_timeout=timeout_s,
+    )
+
+
+def build_cluster(settings: Settings) -> Cluster:
+    local_dc = settings.require_local_dc()
+    profiles = {
+        EXEC_PROFILE_DEFAULT: _profile(local_dc, settings.consistency, settings.request_timeout_s)
+    }
+    if settings.degraded_consistency:
+        profiles[DEGRADED_PROFILE] = _profile(
+            local_dc, settings.degraded_consistency, settings.request_timeout_s
+        )
+    credentials = settings.credentials
+    return Cluster(
+        contact_points=[(cp.host, cp.port) for cp in settings.contact_points],
+        port=settings.port,
+        execution_profiles=profiles,
+        auth_provider=PlainTextAuthProvider(*credentials) if credentials else None,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        control_connection_timeout=CONNECT_TIMEOUT_S,
+    )
+
+
+def known_datacenters(cluster: Cluster) -> set[str]:
+    return {h.datacenter for h in cluster.metadata.all_hosts() if h.datacenter}
+
+
+def explain_no_host(exc: NoHostAvailable, settings: Settings, dcs: set[str]) -> str:
+    errors = exc.errors if isinstance(exc.errors, dict) else {}
+    if any(isinstance(e, AuthenticationFailed) for e in errors.values()):
+        who = f"user {settings.username!r}" if settings.username else "no credentials"
+        return (
+            f"authentication failed ({who}): check FLEET_USERNAME / FLEET_PASSWORD "
+            "(or set them if the cluster requires authentication)"
+        )
+    if dcs and settings.local_dc not in dcs:
+        return (
+            f"local DC {settings.local_dc!r} is unknown to the cluster; it has "
+            f"{', '.join(sorted(dcs))}: fix FLEET_LOCAL_DC"
+        )
+    points = ", ".join(str(cp) for cp in settings.contact_points)
+    details = "; ".join(f"{host}: {_short(err)}" for host, err in errors.items()) or str(exc)
+    return f"cannot reach Cassandra at {points} ({details})"
+
+
+def _short(err: object) -> str:
+    text = str(err.strerror if isinstance(err, OSError) and err.strerror else err)
+    return text.rsplit("Last error: ", 1)[-1]
+
+
+@contextmanager
+def _quiet_driver() -> Iterator[None]:
+    """The driver logs a traceback per failed contact point; we raise one clear error instead.
+
+    Left alone when debugging (``-vv`` sets the level to DEBUG).
+    """
+    driver_log = logging.getLogger("cassandra")
+    level = driver_log.level
+    if driver_log.getEffectiveLevel() > logging.DEBUG:
+        driver_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        driver_log.setLevel(level)
+
+
+@dataclass
+class Connection:
+    settings: Settings
+    cluster: Cluster
+    session: Session
+
+    @property
+    def degraded_profile(self) -> str | None:
+        return DEGRADED_PROFILE if self.settings.degraded_consistency else None
+
+    def close(self) -> None:
+        self.cluster.shutdown()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Hosts by DC with their state, and the keyspace's replication if it exists."""
+        hosts: dict[str, list[str]] = {}
+        for host in self.cluster.metadata.all_hosts():
+            state = "up" if host.is_up else "down"
+            hosts.setdefault(host.datacenter or "?", []).append(f"{host.endpoint} {state}")
+        keyspace = self.cluster.metadata.keyspaces.get(self.settings.keyspace)
+        strategy = keyspace.replication_strategy if keyspace else None
+        return {
+            "local_dc": self.settings.local_dc,
+            "datacenters": {dc: sorted(h) for dc, h in sorted(hosts.items())},
+            "keyspace": self.settings.keyspace,
+            "replication": dict(getattr(strategy, "dc_replication_factors", {}) or {})
+            if keyspace
+            else None,
+        }
+
+
+def connect(settings: Settings, *, require_keyspace: bool = True) -> Connection:
+    """Connect and check everything up front; raise :class:`ConnectionCheckError` otherwise."""
+    local_dc = settings.require_local_dc()
+    try:
+        cluster = build_cluster(settings)
+    except UnresolvableContactPoints as exc:
+        raise ConnectionCheckError(
+            f"cannot resolve any contact point ({', '.join(map(str, settings.contact_points))})"
+        ) from exc
+    try:
+        with _quiet_driver():
+            session = cluster.connect()
+    except NoHostAvailable as exc:
+        message = explain_no_host(exc, settings, known_datacenters(cluster))
+        cluster.shutdown()
+        raise ConnectionCheckError(message) from exc
+    except AuthenticationFailed as exc:
+        cluster.shutdown()
+        raise ConnectionCheckError(f"authentication failed: {exc}") from exc
+    dcs = known_datacenters(cluster)
+    if local_dc not in dcs:
+        cluster.shutdown()
+        raise ConnectionCheckError(
+            f"local DC {local_dc!r} is unknown to the cluster; it has {', '.join(sorted(dcs))}"
+        )
+    if require_keyspace and settings.keyspace not in cluster.metadata.keyspaces:
+        cluster.shutdown()
+        raise ConnectionCheckError(
+            f"keyspace {settings.keyspace!r} does not exist: run `fleet schema apply` first"
+        )
+    return Connection(settings, cluster, session)
+
+
+# ----------------------------------------------------------------------------- statements
+
+
+class StatementBinder:
+    """Prepared, idempotent INSERTs; one mutation -> bound statement, more -> UNLOGGED batch."""
+
+    def __init__(self, session: Session, keyspace: str) -> None:
+        self._prepared: dict[str, PreparedStatement] = {}
+        for spec in TABLES:
+            prepared = session.prepare(spec.insert_cql(keyspace))
+            prepared.is_idempotent = True
+            self._prepared[spec.name] = prepared
+
+    @staticmethod
+    def _values(mutation: Mutation) -> list[object]:
+        # None is never written as null (a tombstone): it leaves the column as it is.
+        return [UNSET_VALUE if v is None else v for v in mutation.values]
+
+    def __call__(self, mutations: Sequence[Mutation]) -> Any:
+        if len(mutations) == 1:
+            m = mutations[0]
+            return self._prepared[m.table.name].bind(self._values(m))
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        batch.is_idempotent = True
+        for m in mutations:
+            batch.add(self._prepared[m.table.name], self._values(m))
+        return batch
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+class ResponseFutureLike(Protocol):
+    def add_callbacks(
+        self,
+        callback: Callable[..., Any],
+        errback: Callable[..., Any],
+        callback_args: tuple[Any, ...] = (),
+        errback_args: tuple[Any, ...] = (),
+    ) -> Any: ...
+
+
+class SessionLike(Protocol):
+    def execute_async(self, query: Any, *, execution_profile: Any) -> ResponseFutureLike: ...
+
+
+@dataclass(eq=False)
+class _Request:
+    mutations: tuple[Mutation, ...]
+    record_ids: frozenset[int]
+    statement: Any = None
+    attempts: int = 0
+    degraded: bool = False
+
+
+@dataclass(eq=False)
+class _Record:
+    point: TelemetryPoint
+    pending: int = 0
+    failure: str | None = None
+
+
+RecordCallback = Callable[[TelemetryPoint, str | None], None]
+
+
+@dataclass
+class PipelineOptions:
+    mode: WriteMode = WriteMode.ASYNC
+    concurrency: int = 64
+    max_attempts: int = 5
+    degraded_profile: str | None = None
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 2.0
+    max_batch: int = MAX_BATCH_STATEMENTS
+    max_backlog: int | None = None  # requests planned but not sent; default 4 x concurrency
+
+
+@dataclass
+class WritePipeline:
+    """Bounded in-flight asynchronous writes with retries; one thread runs the event loop.
+
+    Driver callbacks only enqueue events; completions, retries and metrics are handled in the
+    caller's thread by :meth:`pump` / :meth:`drain`, so no state is shared between threads.
+    """
+
+    session: SessionLike
+    bind: Callable[[Sequence[Mutation]], Any]
+    planner: WritePlanner
+    metrics: Metrics
+    options: PipelineOptions = field(default_factory=PipelineOptions)
+    progress: ProgressReporter | None = None
+    on_record: RecordCallback | None = None
+    on_mutation_failed: Callable[[Mutation, str], None] | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._clock = self.metrics.clock
+        # (request, latency in ms, error or None), put by driver threads
+        self._events: queue.SimpleQueue[tuple[_Request, float, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
+        self._ready: deque[_Request] = deque()
+        self._retry_heap: list[tuple[float, int, _Request]] = []
+        self._seq = itertools.count()
+        self._records: dict[int, _Record] = {}
+        self._next_record = 0
+        self._in_flight = 0
+        self._max_backlog = self.options.max_backlog or 4 * self.options.concurrency
+
+    # -- input
+
+    def submit_points(self, points: Sequence[TelemetryPoint]) -> None:
+        """Plan and queue the writes of ``points``; blocks while the backlog is full."""
+        if not points:
+            return
+        records = [(self._next_record + i, p) for i, p in enumerate(points)]
+        self._next_record += len(points)
+        for record_id, point in records:
+            self._records[record_id] = _Record(point)
+        self.metrics.records_submitted += len(points)
+        self._enqueue(self.planner.plan(records))
+        while len(self._ready) > self._max_backlog:
+            self._step(None, None)
+
+    def submit_mutations(self, mutations: Iterable[Mutation]) -> None:
+        """Queue mutations that are not records (rollups)."""
+        self._enqueue(list(mutations))
+
+    def _enqueue(self, mutations: list[Mutation]) -> None:
+        for group in group_requests(mutations, self.options.mode, self.options.max_batch):
+            ids = frozenset(rid for m in group for rid in m.records)
+            for rid in ids:
+                self._records[rid].pending += 1
+            self._ready.append(_Request(group, ids))
+
+    # -- event loop
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def idle(self) -> bool:
+        return not (self._in_flight or self._ready or self._retry_heap)
+
+    def pump(self, deadline: float | None = None, stop: threading.Event | None = None) -> None:
+        """Process events until idle (``deadline`` None) or until ``deadline`` / ``stop``."""
+        while not (stop is not None and stop.is_set()):
+            now = self._clock()
+            if deadline is not None and now >= deadline:
+                self._launch()
+                return
+            if not self._step(deadline, stop):
+                if deadline is None:
+                    return
+                remaining = max(0.0, deadline - self._clock())
+                if stop is not None:
+                    stop.wait(remaining)
+                else:
+                    time.sleep(remaining)
+                return
+
+    def drain(self) -> None:
+        self.pump(None)
+        if self.progress:
+            self.progress.maybe_report(self.metrics, self._in_flight, force=True)
+
+    def _launch(self) -> None:
+        now = self._clock()
+        while self._retry_heap and self._retry_heap[0][0] <= now:
+            self._ready.appendleft(heapq.heappop(self._retry_heap)[2])
+        while self._ready and self._in_flight < self.options.concurrency:
+            self._send(self._ready.popleft())
+
+    def _step(self, deadline: float | None, stop: threading.Event | None) -> bool:
+        """Send what may be sent, then handle events; False when there is nothing to do."""
+        self._launch()
+        if self.idle:
+            return False
+        now = self._clock()
+        waits = [5.0]
+        if self._retry_heap:
+            waits.append(self._retry_heap[0][0] - now)
+        if deadline is not None:
+            waits.append(deadline - now)
+        if stop is not None:
+            waits.append(0.25)
+        if self.progress and self.progress.enabled:
+            waits.append(self.progress.interval_s)
+        try:
+            event = self._events.get(timeout=max(0.0, min(waits)))
+        except queue.Empty:
+            event = None
+        while event is not None:
+            self._handle(*event)
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                event = None
+        if self.progress:
+            self.progress.maybe_report(self.metrics, self._in_flight)
+        return True
+
+    def _send(self, request: _Request) -> None:
+        self._in_flight += 1
+        request.attempts += 1
+        started = self._clock()
+        try:
+            if request.statement is None:
+                request.statement = self.bind(request.mutations)
+            profile = DEGRADED_PROFILE if request.degraded else EXEC_PROFILE_DEFAULT
+            future = self.session.execute_async(request.statement, execution_profile=profile)
+        except Exception as exc:  # binding or driver error before sending: handled as a failure
+            self._events.put((request, 0.0, exc))
+            return
+        future.add_callbacks(
+            self._on_success,
+            self._on_error,
+            callback_args=(request, started),
+            errback_args=(request, started),
+        )
+
+    # Driver callbacks (driver thread): hand over, nothing else.
+    def _on_success(self, _result: Any, request: _Request, started: float) -> None:
+        self._events.put((request, (self._clock() - started) * 1000.0, None))
+
+    def _on_error(self, exc: BaseException, request: _Request, started: float) -> None:
+        self._events.put((request, (self._clock() - started) * 1000.0, exc))
+
+    # -- outcomes (event loop thread)
+
+    def _handle(self, request: _Request, latency_ms: float, exc: BaseException | None) -> None:
+        self._in_flight -= 1
+        if exc is None:
+            self.metrics.requests += 1
+            if request.record_ids:  # rollup writes are not part of the write-path latency
+                self.metrics.record_latency(latency_ms)
+            if request.degraded:
+                self.metrics.degraded_writes += 1
+            self.metrics.rollups_written += sum(m.table is ROLLUPS for m in request.mutations)
+            self._settle(request, None)
+            return
+        self.metrics.record_error(exc)
+        can_retry = request.attempts < self.options.max_attempts
+        fallback = self.options.degraded_profile and not request.degraded
+        if can_retry and fallback and isinstance(exc, Unavailable):
+            request.degraded = True
+            self.metrics.retries += 1
+            self._ready.appendleft(request)
+            return
+        if can_retry and isinstance(exc, (*RETRYABLE, Unavailable)):
+            self.metrics.retries += 1
+            delay = min(
+                self.options.backoff_max_s,
+                self.options.backoff_base_s * 2 ** (request.attempts - 1),
+            )
+            due = self._clock() + delay * (0.5 + self.rng.random() / 2)
+            heapq.heappush(self._retry_heap, (due, next(self._seq), request))
+            return
+        self.metrics.requests += 1
+        reason = f"{type(exc).__name__} after {request.attempts} attempt(s): {exc}"
+        for m in request.mutations:
+            if self.on_mutation_failed:
+                self.on_mutation_failed(m, reason)
+        self._settle(request, reason)
+
+    def _settle(self, request: _Request, failure: str | None) -> None:
+        for rid in request.record_ids:
+            record = self._records[rid]
+            record.pending -= 1
+            if failure and record.failure is None:
+                record.failure = failure
+            if record.pending == 0:
+                del self._records[rid]
+                if record.failure:
+                    self.metrics.records_failed += 1
+                else:
+                    self.metrics.records_written += 1
+                if self.on_record:
+                    self.on_record(record.point, record.failure)
+
+
+def make_pipeline(
+    conn: Connection,
+    metrics: Metrics,
+    planner: WritePlanner,
+    mode: WriteMode,
+    *,
+    progress: ProgressReporter | None = None,
+    on_record: RecordCallback | None = None,
+    on_mutation_failed: Callable[[Mutation, str], None] | None = None,
+) -> WritePipeline:
+    settings = conn.settings
+    return WritePipeline(
+        session=conn.session,
+        bind=StatementBinder(conn.session, settings.keyspace),
+        planner=planner,
+        metrics=metrics,
+        options=PipelineOptions(
+            mode=mode,
+            concurrency=settings.concurrency,
+            max_attempts=settings.write_attempts,
+            degraded_profile=conn.degraded_profile,
+        ),
+        progress=progress,
+        on_record=on_record,
+        on_mutation_failed=on_mutation_failed,
+    )
+
+
+# ----------------------------------------------------------------------------- rollups
+
+
+class RollupReader:
+    """Reads back one (fleet, hour) of telemetry_by_fleet_day, all its buckets in parallel."""
+
+    _COLUMNS = TELEMETRY_FIELDS
+
+    def __init__(self, session: Session, keyspace: str) -> None:
+        self._session = session
+        self._select = session.prepare(
+            f"SELECT {', '.join(self._COLUMNS)} FROM {keyspace}.{TELEMETRY_BY_FLEET.name} "
+            "WHERE fleet_id = ? AND day = ? AND bucket = ?"
+        )
+        self._select.fetch_size = 5000
+
+    def read_hour(self, key: RollupKey) -> list[TelemetryPoint]:
+        params = [(key.fleet_id, key.day, b) for b in buckets_of_hour(key.hour)]
+        results = execute_concurrent_with_args(
+            self._session, self._select, params, concurrency=len(params), raise_on_first_error=True
+        )
+        points = []
+        for result in results:
+            for row in result.result_or_exc:
+                values = dict(zip(self._COLUMNS, row, strict=True))
+                values["ts"] = values["ts"].replace(tzinfo=UTC)  # the driver returns naive UTC
+                points.append(TelemetryPoint(**values))
+        return points
+
+    def recompute(self, key: RollupKey) -> HourlyRollup | None:
+        return compute_hourly_rollup(key, self.read_hour(key))

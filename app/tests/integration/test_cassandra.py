@@ -1,0 +1,325 @@
+"""End to end against a real Cassandra (see conftest.py for the FLEET_IT_* variables)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from fleet.cli import cli
+from fleet.csv_source import write_points_file
+from fleet.etl import EtlOptions, EtlRun, bench_table, run_batch, run_bench, run_import, run_stream
+from fleet.generator import fleet_devices, generate_history
+from fleet.model import TelemetryPoint
+from fleet.plan import WriteMode
+from fleet.schema import TABLES, apply_schema, fleet_bucket
+from fleet.transform import (
+    RollupKey,
+    compute_hourly_rollup,
+    evaluate_alerts,
+    rollup_write_timestamp,
+)
+
+pytestmark = pytest.mark.integration
+
+QUIET = EtlOptions(progress_interval_s=0)
+
+
+def naive(ts: datetime) -> datetime:
+    """The driver returns timestamps as naive UTC datetimes."""
+    return ts.astimezone(UTC).replace(tzinfo=None)
+
+
+def rows(conn: Any, cql: str, *params: object) -> list[Any]:
+    ks = conn.settings.keyspace
+    return list(conn.session.execute(cql.replace("{ks}", ks), params, timeout=60))
+
+
+def count_rows(conn: Any, table: str, **key: object) -> int:
+    where = " AND ".join(f"{column} = %s" for column in key)
+    found = rows(conn, f"SELECT count(*) AS n FROM {{ks}}.{table} WHERE {where}", *key.values())
+    return int(found[0].n)
+
+
+def now_ms() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+
+
+def assert_telemetry_stored(conn: Any, points: Iterable[TelemetryPoint]) -> None:
+    """Every reading is in both telemetry tables, with its values, and nothing else is."""
+    by_device_day: dict[tuple[str, date], set[tuple[datetime, float, float, int]]] = defaultdict(
+        set
+    )
+    by_bucket: Counter[tuple[str, date, int]] = Counter()
+    for p in points:
+        by_device_day[(p.device_id, p.day)].add((naive(p.ts), p.lat, p.speed_kmh, p.battery_pct))
+        by_bucket[(p.fleet_id, p.day, fleet_bucket(p.hour, p.device_id))] += 1
+    for (device_id, day), expected in by_device_day.items():
+        stored = rows(
+            conn,
+            "SELECT ts, lat, speed_kmh, battery_pct FROM {ks}.telemetry_by_device_day "
+            "WHERE device_id = %s AND day = %s",
+            device_id,
+            day,
+        )
+        assert {(r.ts, r.lat, r.speed_kmh, r.battery_pct) for r in stored} == expected
+    for (fleet_id, day, bucket), count in by_bucket.items():
+        found = count_rows(
+            conn, "telemetry_by_fleet_day", fleet_id=fleet_id, day=day, bucket=bucket
+        )
+        assert found == count
+
+
+def assert_latest(conn: Any, points: Iterable[TelemetryPoint]) -> None:
+    newest: dict[str, TelemetryPoint] = {}
+    for p in points:
+        if p.device_id not in newest or p.ts > newest[p.device_id].ts:
+            newest[p.device_id] = p
+    for fleet_id in {p.fleet_id for p in newest.values()}:
+        stored = {
+            r.device_id: r
+            for r in rows(
+                conn, "SELECT * FROM {ks}.latest_position_by_fleet WHERE fleet_id = %s", fleet_id
+            )
+        }
+        expected = {d: p for d, p in newest.items() if p.fleet_id == fleet_id}
+        assert set(stored) == set(expected)
+        for device_id, p in expected.items():
+            assert stored[device_id].last_ts == naive(p.ts)
+            assert (stored[device_id].lat, stored[device_id].lon) == (p.lat, p.lon)
+    device_id, p = next(iter(newest.items()))
+    one = rows(
+        conn, "SELECT * FROM {ks}.latest_telemetry_by_device WHERE device_id = %s", device_id
+    )
+    assert one[0].last_ts == naive(p.ts) and one[0].battery_pct == p.battery_pct
+
+
+def assert_alerts_and_rollups(conn: Any, points: list[TelemetryPoint]) -> None:
+    alerts: Counter[tuple[str, date, str]] = Counter()
+    for p in points:
+        for alert in evaluate_alerts(p):
+            alerts[(alert.fleet_id, alert.day, alert.severity)] += 1
+    for (fleet_id, day, severity), count in alerts.items():
+        found = count_rows(
+            conn, "alerts_by_fleet_day", fleet_id=fleet_id, day=day, severity=severity
+        )
+        assert found == count
+
+    by_key: dict[RollupKey, list[TelemetryPoint]] = defaultdict(list)
+    for p in points:
+        by_key[RollupKey.of(p)].append(p)
+    for key, key_points in by_key.items():
+        expected = compute_hourly_rollup(key, key_points)
+        assert expected is not None
+        stored = rows(
+            conn,
+            "SELECT points, active_devices, avg_speed_kmh, max_speed_kmh, avg_battery_pct, "
+            "alert_count, WRITETIME(points) AS written FROM {ks}.fleet_analytics_by_day "
+            "WHERE fleet_id = %s AND day = %s AND hour = %s",
+            key.fleet_id,
+            key.day,
+            key.hour,
+        )
+        assert len(stored) == 1, key
+        row = stored[0]
+        assert (row.points, row.active_devices, row.alert_count) == (
+            expected.points,
+            expected.active_devices,
+            expected.alert_count,
+        )
+        assert row.avg_speed_kmh == expected.avg_speed_kmh
+        assert row.max_speed_kmh == expected.max_speed_kmh
+        assert row.avg_battery_pct == expected.avg_battery_pct
+        assert row.written == rollup_write_timestamp(expected)
+
+
+def test_schema_apply_twice(conn: Any) -> None:
+    s = conn.settings
+    report = apply_schema(conn.cluster, conn.session, s.keyspace, s.replication)
+    assert report.statements == 1 + len(TABLES)
+    assert report.warnings == ()
+    keyspace = conn.cluster.metadata.keyspaces[s.keyspace]
+    assert set(keyspace.tables) == {t.name for t in TABLES}
+    assert dict(keyspace.replication_strategy.dc_replication_factors) == s.replication
+    options = keyspace.tables["telemetry_by_device_day"].options
+    assert options["default_time_to_live"] == 30 * 86400
+    assert "TimeWindowCompactionStrategy" in options["compaction"]["class"]
+
+
+def test_batch_writes_everything_and_replays_idempotently(
+    with_fleets: Callable[..., Any],
+) -> None:
+    conn = with_fleets("FLEET_PARIS", "FLEET_LYON", devices=10)
+    s = conn.settings
+    end = now_ms() - timedelta(seconds=30)
+    expected = list(generate_history(s.fleets, s.devices_per_fleet, s.seed, 3000, end, 10.0))
+
+    result = run_batch(conn, 3000, end, 10.0, QUIET)
+    m = result.metrics
+    assert result.ok, result.failures
+    assert (m.records_submitted, m.records_written, m.records_failed) == (3000, 3000, 0)
+    assert m.unresolved == 0 and m.records_rejected == 0
+    assert len(m.latencies_ms) == m.requests - m.rollups_written  # rollups: no latency sample
+    assert result.rollups and m.rollups_written == len(result.rollups)
+
+    assert_telemetry_stored(conn, expected)
+    assert_latest(conn, expected)
+    assert_alerts_and_rollups(conn, expected)
+    registry = {d.device_id: d for d in fleet_devices(s.fleets, s.devices_per_fleet, s.seed)}
+    for fleet_id in s.fleets:
+        devices = rows(conn, "SELECT * FROM {ks}.devices_by_fleet WHERE fleet_id = %s", fleet_id)
+        assert len(devices) == 10
+        for d in devices:
+            assert d.model == registry[d.device_id].model
+            assert d.activated_at == naive(registry[d.device_id].activated_at)
+
+    # the ETL restarts and sends the same history again, in the other mode: nothing changes
+    replay = run_batch(conn, 3000, end, 10.0, replace(QUIET, mode=WriteMode.BATCH))
+    assert replay.ok and replay.metrics.records_written == 3000
+    assert_telemetry_stored(conn, expected)
+    assert_alerts_and_rollups(conn, expected)
+
+
+def test_stream_three_ticks(with_fleets: Callable[..., Any]) -> None:
+    conn = with_fleets("FLEET_MARSEILLE", devices=6)
+    started = datetime.now(UTC)
+    result = run_stream(conn, 0.5, 3, QUIET)
+    assert result.ok, result.failures
+    assert result.metrics.records_written == 18
+    stored = rows(
+        conn, "SELECT * FROM {ks}.latest_position_by_fleet WHERE fleet_id = %s", "FLEET_MARSEILLE"
+    )
+    assert len(stored) == 6
+    assert all(r.last_ts >= naive(started) - timedelta(seconds=1) for r in stored)
+    for r in stored:
+        days = {naive(started).date(), r.last_ts.date()}
+        track = [
+            row
+            for day in days
+            for row in rows(
+                conn,
+                "SELECT ts FROM {ks}.telemetry_by_device_day WHERE device_id = %s AND day = %s",
+                r.device_id,
+                day,
+            )
+        ]
+        assert len(track) == 3
+    rollup_points = sum(
+        row.points
+        for day in {naive(started).date(), datetime.now(UTC).date()}
+        for row in rows(
+            conn,
+            "SELECT points FROM {ks}.fleet_analytics_by_day WHERE fleet_id = %s AND day = %s",
+            "FLEET_MARSEILLE",
+            day,
+        )
+    )
+    assert rollup_points == 18
+
+
+def test_import_loads_good_rows_and_reports_bad_ones(
+    with_fleets: Callable[..., Any], tmp_path: Path
+) -> None:
+    conn = with_fleets("FLEET_TOULOUSE", devices=5)
+    end = now_ms() - timedelta(hours=1)
+    good = list(generate_history(("FLEET_TOULOUSE",), 5, 77, 200, end, 10.0))
+    path = tmp_path / "toulouse.csv"
+    write_points_file(good, path)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("FLEET_TOULOUSE,TOULOUSE-0001,GPS-TX-1,not-a-date,43.6,1.4,10,0,50,20,Z\n")
+        handle.write("FLEET_TOULOUSE,TOULOUSE-0001,GPS-TX-1,2025-01-01T00:00:00Z,43.6,1.4\n")
+        handle.write(
+            "FLEET_TOULOUSE,TOULOUSE-0002,GPS-TX-1,2025-01-01T00:00:00Z,143,1.4,1,0,5,2,Z\n"
+        )
+    rejects = tmp_path / "rejects.csv"
+
+    result, rejected = run_import(conn, path, rejects, QUIET)
+    assert result.ok, result.failures
+    assert rejected == 3 and result.metrics.records_rejected == 3
+    assert result.metrics.records_written == 200
+    with rejects.open(encoding="utf-8", newline="") as handle:
+        reported = list(csv.DictReader(handle))
+    assert [int(r["line"]) for r in reported] == [202, 203, 204]
+    assert "not an ISO-8601 timestamp" in reported[0]["reason"]
+    assert reported[1]["reason"] == "expected 11 fields, got 6"
+    assert reported[2]["reason"].startswith("lat 143.0 out of range")
+
+    assert_telemetry_stored(conn, good)
+    assert_latest(conn, good)
+    assert_alerts_and_rollups(conn, good)
+    devices = rows(
+        conn, "SELECT * FROM {ks}.devices_by_fleet WHERE fleet_id = %s", "FLEET_TOULOUSE"
+    )
+    assert len(devices) == 5 and all(d.activated_at is None for d in devices)
+
+
+def test_latest_state_never_goes_back_in_time(
+    with_fleets: Callable[..., Any], point_factory: Callable[..., TelemetryPoint]
+) -> None:
+    conn = with_fleets("FLEET_NANTES", devices=1)
+    newer = point_factory(
+        fleet_id="FLEET_NANTES",
+        device_id="NANTES-0001",
+        zone="NANTES-CENTER",
+        ts=now_ms() - timedelta(minutes=1),
+        lat=47.2,
+    )
+    older = replace(newer, ts=newer.ts - timedelta(hours=2), lat=47.1)
+    for point in (newer, older):  # the late, older reading arrives last
+        run = EtlRun(conn, "late", QUIET)
+        run.write([point])
+        assert run.finish().ok
+    stored = rows(
+        conn,
+        "SELECT last_ts, lat FROM {ks}.latest_position_by_fleet WHERE fleet_id = %s",
+        "FLEET_NANTES",
+    )
+    assert [(r.last_ts, r.lat) for r in stored] == [(naive(newer.ts), 47.2)]
+
+
+def test_bench_compares_both_modes(with_fleets: Callable[..., Any]) -> None:
+    conn = with_fleets("FLEET_STRASBOURG", devices=10)
+    results = run_bench(conn, 1000, now_ms() - timedelta(minutes=5), 10.0, QUIET)
+    assert [r.metrics.label for r in results] == ["bench/async", "bench/batch"]
+    assert all(r.ok and r.metrics.records_written == 1000 for r in results)
+    assert results[1].metrics.requests < results[0].metrics.requests
+    table = bench_table(results).splitlines()
+    assert len(table) == 4 and table[2].lstrip().startswith("async")
+
+
+def test_connection_check_names_the_problem(it_settings: Any) -> None:
+    from fleet.writer import ConnectionCheckError, connect
+
+    with pytest.raises(ConnectionCheckError, match=r"local DC 'nowhere' is unknown.*it has"):
+        connect(replace(it_settings, local_dc="nowhere"))
+    with pytest.raises(ConnectionCheckError, match="does not exist: run `fleet schema apply`"):
+        connect(replace(it_settings, keyspace="fleet_it_missing_keyspace"))
+    if it_settings.username:
+        with pytest.raises(ConnectionCheckError, match="authentication failed"):
+            connect(replace(it_settings, password=it_settings.password + "-wrong"))
+
+
+def test_cli_end_to_end(it_env: dict[str, str], conn: Any) -> None:
+    env = {**it_env, "FLEET_FLEETS": "FLEET_BORDEAUX", "FLEET_DEVICES_PER_FLEET": "4"}
+    runner = CliRunner()
+    applied = runner.invoke(cli, ["schema", "apply"], env=env)
+    assert applied.exit_code == 0, applied.output
+    batch = runner.invoke(
+        cli, ["etl", "batch", "--records", "200", "--json", "--progress", "0"], env=env
+    )
+    assert batch.exit_code == 0, batch.output
+    summary = json.loads(batch.stdout)
+    assert summary["ok"] is True and summary["records_written"] == 200
+    assert summary["latency_ms"]["p99"] is not None
+    check = runner.invoke(cli, ["check", "--json"], env=env)
+    assert check.exit_code == 0
+    assert json.loads(check.stdout)["replication"] == conn.settings.replication

@@ -1,0 +1,159 @@
+"""In-memory stand-in for Cassandra, used by the ETL and CLI tests.
+
+It applies mutations the way Cassandra would for these tables: rows keyed by their primary key
+(parsed from schema.cql), each cell keeping the write with the highest write timestamp. The
+driver itself is replaced (statements are tuples of mutations), so binding and CQL reads are
+covered by test_binding.py and the integration tests instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, cast
+
+import pytest
+
+import fleet.etl as etl
+from fleet.config import load_settings
+from fleet.metrics import Metrics
+from fleet.model import TelemetryPoint
+from fleet.plan import Mutation, WriteMode, WritePlanner
+from fleet.schema import (
+    TABLES,
+    TELEMETRY_BY_FLEET,
+    buckets_of_hour,
+    render_schema,
+    split_statements,
+)
+from fleet.transform import RollupKey, compute_hourly_rollup
+from fleet.writer import Connection, PipelineOptions, WritePipeline
+
+
+def primary_keys() -> dict[str, tuple[str, ...]]:
+    keys = {}
+    statements = split_statements(render_schema("ks", {"dc1": 1}))
+    for spec in TABLES:
+        ddl = next(s for s in statements if f"ks.{spec.name} (" in s)
+        compound = re.search(r"PRIMARY KEY \(\(([^)]*)\)(?:, ([^)]*))?\)", ddl)
+        if compound:
+            names = compound.group(1).split(",") + (compound.group(2) or "").split(",")
+        else:
+            names = [re.search(r"(\w+) \w+ PRIMARY KEY", ddl).group(1)]  # type: ignore[union-attr]
+        keys[spec.name] = tuple(n.strip() for n in names if n.strip())
+    return keys
+
+
+class MemoryCassandra:
+    """Rows by primary key; a cell keeps the value of the write with the highest timestamp."""
+
+    def __init__(self, fail: Callable[[Mutation], BaseException | None] = lambda m: None) -> None:
+        self.keys = primary_keys()
+        self.tables: dict[str, dict[tuple[object, ...], dict[str, tuple[int, object]]]] = {
+            t.name: {} for t in TABLES
+        }
+        self.fail = fail
+        self.clock = count(1)  # client-side write timestamps: later writes, higher stamps
+
+    def execute_async(self, mutations: tuple[Mutation, ...], *, execution_profile: Any) -> Any:
+        error = next((e for m in mutations if (e := self.fail(m)) is not None), None)
+        if error is None:
+            for m in mutations:
+                self._apply(m)
+        return Done(error)
+
+    def _apply(self, m: Mutation) -> None:
+        stamp = m.values[-1] if m.table.timestamped else 10**18 + next(self.clock)
+        row = dict(zip(m.table.columns, m.values, strict=False))
+        key = tuple(row[c] for c in self.keys[m.table.name])
+        cells = self.tables[m.table.name].setdefault(key, {})
+        for column, value in row.items():
+            if value is not None and (column not in cells or cells[column][0] <= stamp):
+                cells[column] = (stamp, value)
+
+    def select(self, table: str) -> list[dict[str, object]]:
+        return [{c: v for c, (_, v) in cells.items()} for cells in self.tables[table].values()]
+
+
+@dataclass
+class Done:
+    error: BaseException | None
+
+    def add_callbacks(
+        self, callback: Any, errback: Any, callback_args: Any = (), errback_args: Any = ()
+    ) -> None:
+        if self.error is None:
+            callback([], *callback_args)
+        else:
+            errback(self.error, *errback_args)
+
+
+class MemoryRollupReader:
+    def __init__(self, session: MemoryCassandra, keyspace: str) -> None:
+        self.db = session
+
+    def recompute(self, key: RollupKey) -> Any:
+        wanted = {(key.fleet_id, key.day, b) for b in buckets_of_hour(key.hour)}
+        fields = set(TelemetryPoint.__dataclass_fields__)
+        points = [
+            TelemetryPoint(**{k: v for k, v in row.items() if k in fields})  # type: ignore[arg-type]
+            for row in self.db.select(TELEMETRY_BY_FLEET.name)
+            if (row["fleet_id"], row["day"], row["bucket"]) in wanted
+        ]
+        return compute_hourly_rollup(key, points)
+
+
+@dataclass
+class FakeConnection:
+    settings: Any
+    session: MemoryCassandra
+    degraded_profile: str | None = None
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> FakeConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.fixture
+def db(monkeypatch: pytest.MonkeyPatch) -> MemoryCassandra:
+    memory = MemoryCassandra()
+
+    def make_pipeline(
+        conn: Any,
+        metrics: Metrics,
+        planner: WritePlanner,
+        mode: WriteMode,
+        **kwargs: Any,
+    ) -> WritePipeline:
+        return WritePipeline(
+            session=conn.session,
+            bind=tuple,
+            planner=planner,
+            metrics=metrics,
+            options=PipelineOptions(mode=mode, concurrency=8, backoff_base_s=0.001),
+            **kwargs,
+        )
+
+    monkeypatch.setattr(etl, "make_pipeline", make_pipeline)
+    monkeypatch.setattr(etl, "RollupReader", MemoryRollupReader)
+    return memory
+
+
+@pytest.fixture
+def connection(db: MemoryCassandra) -> Callable[..., Connection]:
+    """``connection(**env)``: a connection to ``db`` with 4 devices per fleet, seed 99."""
+
+    def connect(**env: str) -> Connection:
+        settings = load_settings(
+            {"FLEET_LOCAL_DC": "dc1", "FLEET_DEVICES_PER_FLEET": "4", "FLEET_SEED": "99", **env}
+        )
+        return cast("Connection", FakeConnection(settings, db))
+
+    return connect

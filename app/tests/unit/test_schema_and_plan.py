@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fleet.model import Device, TelemetryPoint, to_micros
+from fleet.plan import Mutation, WriteMode, WritePlanner, group_requests
+from fleet.schema import (
+    ALERTS,
+    DEVICES,
+    LATEST_BY_DEVICE,
+    LATEST_BY_FLEET,
+    SHARDS_PER_HOUR,
+    TABLES,
+    TELEMETRY_BY_DEVICE,
+    TELEMETRY_BY_FLEET,
+    SchemaError,
+    buckets_of_hour,
+    fleet_bucket,
+    render_schema,
+    shard_of,
+    split_statements,
+    table_columns,
+)
+
+Factory = Callable[..., TelemetryPoint]
+T0 = datetime(2025, 6, 16, 8, 0, tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------- schema
+
+
+def test_render_uses_keyspace_and_replication() -> None:
+    cql = render_schema("fleet_it_ab12", {"dc1": 1})
+    assert "$" not in cql
+    statements = split_statements(cql)
+    assert statements[0] == (
+        "CREATE KEYSPACE IF NOT EXISTS fleet_it_ab12 WITH replication = "
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 1} AND durable_writes = true"
+    )
+    assert len(statements) == 1 + len(TABLES)
+    assert all(" IF NOT EXISTS fleet_it_ab12" in s for s in statements)
+    assert "'dc1': 2, 'dc2': 2" in render_schema("fleet_iot", {"dc1": 2, "dc2": 2})
+    with pytest.raises(SchemaError):
+        render_schema("fleet_iot", {})
+
+
+def _table(cql: str, name: str) -> str:
+    return next(s for s in split_statements(cql) if f".{name} (" in s)
+
+
+def test_table_options() -> None:
+    cql = render_schema("fleet_iot", {"dc1": 2, "dc2": 2})
+    for name in ("telemetry_by_device_day", "telemetry_by_fleet_day"):
+        table = _table(cql, name)
+        assert "default_time_to_live = 2592000" in table  # 30 days
+        assert "'class': 'TimeWindowCompactionStrategy'" in table
+        assert "'compaction_window_unit': 'DAYS', 'compaction_window_size': 1" in table
+    assert "PRIMARY KEY ((fleet_id, day, bucket), ts, device_id)" in _table(
+        cql, "telemetry_by_fleet_day"
+    )
+    assert "PRIMARY KEY ((fleet_id), device_id)" in _table(cql, "latest_position_by_fleet")
+    assert f"hour * {SHARDS_PER_HOUR} + crc32" in cql  # the sizing comment is rendered
+    assert " counter" not in " ".join(split_statements(cql)).lower()  # no counter columns
+
+
+def test_write_layout_matches_the_ddl() -> None:
+    cql = render_schema("fleet_iot", {"dc1": 2})
+    columns = table_columns(cql)
+    assert set(columns) == {t.name for t in TABLES}
+    for spec in TABLES:
+        assert set(spec.columns) == set(columns[spec.name]), spec.name
+        key = re.search(r"PRIMARY KEY \(\(([^)]*)\)", _table(cql, spec.name))
+        partition = key.group(1) if key else spec.columns[0]
+        assert tuple(c.strip() for c in partition.split(",")) == spec.partition_key
+
+
+def test_insert_cql() -> None:
+    assert LATEST_BY_DEVICE.insert_cql("ks").endswith(" USING TIMESTAMP ?")
+    insert = DEVICES.insert_cql("ks")
+    assert insert == (
+        "INSERT INTO ks.devices_by_fleet (fleet_id, device_id, model, activated_at) "
+        "VALUES (?, ?, ?, ?)"
+    )
+
+
+def test_buckets_spread_devices_and_stay_in_their_hour() -> None:
+    shards = Counter(shard_of(f"PARIS-{i:04d}") for i in range(1000))
+    assert set(shards) == set(range(SHARDS_PER_HOUR))
+    assert max(shards.values()) < 1000 / SHARDS_PER_HOUR * 1.3  # roughly even
+    assert shard_of("PARIS-0001") == shard_of("PARIS-0001")
+    assert fleet_bucket(13, "PARIS-0001") in buckets_of_hour(13)
+    assert list(buckets_of_hour(0)) == list(range(SHARDS_PER_HOUR))
+    # 1000 devices, one point / 10 s: a bucket stays far below 100k rows
+    assert 1000 * 360 / SHARDS_PER_HOUR < 100_000
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def _records(points: list[TelemetryPoint], first: int = 0) -> list[tuple[int, TelemetryPoint]]:
+    return list(enumerate(points, start=first))
+
+
+def test_plan_writes_every_table(point_factory: Factory) -> None:
+    points = [
+        point_factory(device_id="PARIS-0001", ts=T0),
+        point_factory(device_id="PARIS-0001", ts=T0 + timedelta(seconds=10), speed_kmh=125.0),
+        point_factory(device_id="PARIS-0002", ts=T0 + timedelta(seconds=5)),
+    ]
+    registry = [Device("FLEET_PARIS", "PARIS-0001", "GPS-TX-1", T0 - timedelta(days=30))]
+    mutations = WritePlanner(registry).plan(_records(points))
+    by_table = Counter(m.table.name for m in mutations)
+    assert by_table == {
+        TELEMETRY_BY_DEVICE.name: 3,
+        TELEMETRY_BY_FLEET.name: 3,
+        ALERTS.name: 1,  # OVERSPEED HIGH on the second reading
+        LATEST_BY_DEVICE.name: 2,
+        LATEST_BY_FLEET.name: 2,
+        DEVICES.name: 2,
+    }
+    for m in mutations:
+        assert len(m.values) == len(m.table.columns) + (1 if m.table.timestamped else 0)
+
+    latest = {m.values[0]: m for m in mutations if m.table is LATEST_BY_DEVICE}
+    newest = dict(zip(LATEST_BY_DEVICE.columns, latest["PARIS-0001"].values, strict=False))
+    assert newest["last_ts"] == T0 + timedelta(seconds=10)
+    assert latest["PARIS-0001"].values[-1] == to_micros(T0 + timedelta(seconds=10))
+    assert latest["PARIS-0001"].records == (0, 1)  # acknowledged only with the latest row
+
+    devices = {m.values[1]: m.values for m in mutations if m.table is DEVICES}
+    assert devices["PARIS-0001"][3] == T0 - timedelta(days=30)
+    assert devices["PARIS-0002"][3] is None  # unknown: sent as unset, never as null
+
+    fleet_rows = [m for m in mutations if m.table is TELEMETRY_BY_FLEET]
+    assert fleet_rows[0].partition == (
+        TELEMETRY_BY_FLEET.name,
+        ("FLEET_PARIS", T0.date(), fleet_bucket(8, "PARIS-0001")),
+    )
+
+
+def test_devices_are_registered_once_unless_forgotten(point_factory: Factory) -> None:
+    planner = WritePlanner()
+
+    def device_rows(first: int) -> int:
+        records = _records([point_factory(ts=T0 + timedelta(seconds=first))], first)
+        return sum(m.table is DEVICES for m in planner.plan(records))
+
+    assert device_rows(0) == 1
+    assert device_rows(1) == 0
+    planner.forget_device("PARIS-0001")
+    assert device_rows(2) == 1
+
+
+def _mutations(point_factory: Factory, count: int) -> list[Mutation]:
+    points = [
+        point_factory(device_id=f"PARIS-{i % 3:04d}", ts=T0 + timedelta(seconds=i))
+        for i in range(count)
+    ]
+    return WritePlanner().plan(_records(points))
+
+
+def test_async_requests_hold_one_mutation(point_factory: Factory) -> None:
+    mutations = _mutations(point_factory, 20)
+    requests = group_requests(mutations, WriteMode.ASYNC)
+    assert [r[0] for r in requests] == mutations
+    assert all(len(r) == 1 for r in requests)
+
+
+def test_batches_hold_one_partition_and_cover_everything(point_factory: Factory) -> None:
+    mutations = _mutations(point_factory, 100)
+    requests = group_requests(mutations, WriteMode.BATCH, max_batch=7)
+    assert all(1 <= len(r) <= 7 for r in requests)
+    assert all(len({m.partition for m in r}) == 1 for r in requests)
+    flattened = [m for r in requests for m in r]
+    assert sorted(map(id, flattened)) == sorted(map(id, mutations))
+    assert len(requests) < len(mutations) / 3
