@@ -51,3 +51,27 @@ def status(host: Any) -> list[dict[str, str]]:
 def cql(host: Any, statements: str, *, login: str = "") -> Any:
     """Run CQL through cqlsh on the node (as the admin from root's credentials by default)."""
     return host.run(f'{CQLSH} {login} {address(host)} 9042 -e "{statements}"')
+
+
+def assert_only_admin_logs_in(host: Any) -> None:
+    """The vaulted admin is a superuser that can log in; cassandra/cassandra is refused."""
+    ok = cql(host, "SELECT role, is_superuser FROM system_auth.roles WHERE role = 'admin'")
+    assert ok.rc == 0, ok.stderr
+    assert "True" in ok.stdout
+    refused = cql(host, "SELECT now() FROM system.local", login="-u cassandra -p cassandra")
+    assert refused.rc != 0
+    assert "AuthenticationFailed" in refused.stderr or "Bad credentials" in refused.stderr
+
+
+SYSTEM_KEYSPACES = ("system_auth", "system_distributed", "system_traces")
+
+
+def assert_system_replication(host: Any, per_dc: dict[str, int]) -> None:
+    """The replicated system keyspaces use NetworkTopologyStrategy with these factors."""
+    out = cql(host, "SELECT keyspace_name, replication FROM system_schema.keyspaces").stdout
+    replication = cassandra_filters.cassandra_keyspace_replication(out)
+    expected = {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy"}
+    expected |= {dc: str(rf) for dc, rf in per_dc.items()}
+    assert {ks: replication.get(ks) for ks in SYSTEM_KEYSPACES} == dict.fromkeys(
+        SYSTEM_KEYSPACES, expected
+    )

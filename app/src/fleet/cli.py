@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -462,6 +462,75 @@ def generate(app: AppContext, out: Path, records: int, end: datetime, interval: 
     else:
         count = write_points_file(points, out)
         click.echo(f"wrote {count} readings to {out}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="HTTP port."
+)
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface).",
+)
+@pass_app
+@handle_errors
+def dashboard(app: AppContext, port: int, address: str) -> None:
+    """Run the Streamlit dashboard (headless; open http://ADDRESS:PORT)."""
+    import os
+
+    from fleet.dashboard.launch import streamlit_command, streamlit_environment
+    from fleet.dashboard.settings import load_dashboard_settings
+
+    app.settings().require_local_dc()
+    load_dashboard_settings(env_file=app.env_file)
+    command = streamlit_command(port, address)
+    click.echo(f"dashboard on http://{address}:{port}", err=True)
+    os.execvpe(command[0], command, streamlit_environment(os.environ, app.env_file))
+
+
+@cli.command("bench-dashboard")
+@click.option("--fleet", "fleet_id", required=True, help="Fleet of the Realtime/Alerts pages.")
+@click.option("--device", "device_id", required=True, help="Device of Analytics and Devices.")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="UTC day.")
+@click.option("--compare", multiple=True, help="More devices in the Analytics comparison.")
+@click.option("--runs", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--warmup", type=click.IntRange(0), default=3, show_default=True)
+@click.option(
+    "--budget-ms", type=float, default=300.0, show_default=True, help="p95 budget per page."
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def bench_dashboard(
+    app: AppContext,
+    fleet_id: str,
+    device_id: str,
+    day: datetime,
+    compare: tuple[str, ...],
+    runs: int,
+    warmup: int,
+    budget_ms: float,
+    as_json: bool,
+) -> None:
+    """Time each dashboard page's data fetch (no cache); exit 1 if a p95 is over budget."""
+    from fleet.dashboard.bench import BenchTarget, page_fetches, render_timings, time_fetches
+    from fleet.queries import FleetQueries
+
+    target = BenchTarget(fleet_id, device_id, day.date(), compare)
+    with _connect(app) as conn:
+        queries = FleetQueries(
+            conn.session, conn.settings.keyspace, degraded_profile=conn.degraded_profile
+        )
+        fetches = page_fetches(queries, conn.cluster.metadata, conn.settings.keyspace, target)
+        timings = time_fetches(fetches, runs, warmup)
+    if as_json:
+        click.echo(to_json({"budget_ms": budget_ms, "pages": [asdict(t) for t in timings]}))
+    else:
+        click.echo(render_timings(timings, budget_ms))
+    if any(t.p95_ms >= budget_ms for t in timings):
+        raise SystemExit(EXIT_FAILED)
 
 
 def main() -> None:

@@ -47,19 +47,11 @@ def test_seeds_are_the_first_node_of_each_dc(host):
 
 
 def test_admin_logs_in_and_default_superuser_is_refused(host):
-    ok = cc.cql(host, "SELECT role FROM system_auth.roles WHERE role = 'admin'")
-    assert ok.rc == 0, ok.stderr
-    refused = cc.cql(host, "SELECT now() FROM system.local", login="-u cassandra -p cassandra")
-    assert refused.rc != 0
-    assert "AuthenticationFailed" in refused.stderr or "Bad credentials" in refused.stderr
+    cc.assert_only_admin_logs_in(host)
 
 
 def test_system_keyspaces_replicate_to_both_dcs(host):
-    out = cc.cql(host, "SELECT keyspace_name, replication FROM system_schema.keyspaces").stdout
-    replication = cc.cassandra_filters.cassandra_keyspace_replication(out)
-    for ks in ("system_auth", "system_distributed", "system_traces"):
-        assert replication[ks]["class"].endswith("NetworkTopologyStrategy")
-        assert (replication[ks]["dc1"], replication[ks]["dc2"]) == ("2", "2")
+    cc.assert_system_replication(host, {"dc1": 2, "dc2": 2})
 
 
 @pytest.fixture(scope="module")

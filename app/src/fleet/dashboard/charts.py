@@ -1,0 +1,157 @@
+"""Plotly figures of the pages (pure: DataFrame in, figure out)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+SEVERITY_COLORS = {"HIGH": "#d62728", "MEDIUM": "#ff7f0e", "LOW": "#e6c229"}
+METRICS = {
+    "speed_kmh": "Speed (km/h)",
+    "battery_pct": "Battery (%)",
+    "temp_c": "Temperature (°C)",
+}
+SPEED_SCALE = "Turbo"
+MAP_HEIGHT = 480
+
+
+def _zoom(frame: pd.DataFrame) -> float:
+    """A zoom level that fits the points (about 10 for a city, more for a short trail)."""
+    span = max(frame["lat"].max() - frame["lat"].min(), frame["lon"].max() - frame["lon"].min())
+    if span <= 0:
+        return 13.0
+    for zoom, limit in ((13.0, 0.02), (12.0, 0.05), (11.0, 0.12), (10.0, 0.3), (9.0, 0.6)):
+        if span <= limit:
+            return zoom
+    return 7.0
+
+
+def _center(frame: pd.DataFrame) -> dict[str, float]:
+    return {"lat": float(frame["lat"].mean()), "lon": float(frame["lon"].mean())}
+
+
+def fleet_map(latest: pd.DataFrame, map_style: str) -> go.Figure:
+    """Latest position of each device, coloured by speed, details on hover."""
+    fig = px.scatter_map(
+        latest,
+        lat="lat",
+        lon="lon",
+        color="speed_kmh",
+        color_continuous_scale=SPEED_SCALE,
+        range_color=(0, max(130.0, float(latest["speed_kmh"].max() or 0))),
+        hover_name="device_id",
+        hover_data={
+            "model": True,
+            "speed_kmh": ":.1f",
+            "battery_pct": True,
+            "temp_c": ":.1f",
+            "zone": True,
+            "last_ts": True,
+            "lat": ":.5f",
+            "lon": ":.5f",
+        },
+        labels={"speed_kmh": "km/h"},
+        zoom=_zoom(latest),
+        center=_center(latest),
+        map_style=map_style,
+        height=MAP_HEIGHT,
+    )
+    fig.update_traces(marker={"size": 9})
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0})
+    return fig
+
+
+def trail_map(history: pd.DataFrame, map_style: str) -> go.Figure:
+    """A device's path over the day; points coloured by speed, start and end marked."""
+    fig = px.scatter_map(
+        history,
+        lat="lat",
+        lon="lon",
+        color="speed_kmh",
+        color_continuous_scale=SPEED_SCALE,
+        hover_data={"ts": True, "speed_kmh": ":.1f", "battery_pct": True},
+        labels={"speed_kmh": "km/h"},
+        zoom=_zoom(history),
+        center=_center(history),
+        map_style=map_style,
+        height=MAP_HEIGHT,
+    )
+    fig.update_traces(marker={"size": 6})
+    ends = history.iloc[[0, -1]]
+    fig.add_trace(
+        go.Scattermap(
+            lat=ends["lat"],
+            lon=ends["lon"],
+            mode="markers",
+            marker={"size": 14, "color": ["#2ca02c", "#000000"]},
+            text=["start", "end"],
+            hoverinfo="text",
+            name="start / end",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0})
+    return fig
+
+
+def speed_histogram(latest: pd.DataFrame) -> go.Figure:
+    fig = px.histogram(
+        latest, x="speed_kmh", nbins=26, labels={"speed_kmh": "Speed (km/h)"}, height=300
+    )
+    fig.update_layout(yaxis_title="devices", margin={"t": 10, "b": 10}, bargap=0.05)
+    return fig
+
+
+def metric_line(history: pd.DataFrame, metric: str, color: str | None = None) -> go.Figure:
+    """One metric over time; one line per device when ``color`` is ``device_id``."""
+    fig = px.line(
+        history,
+        x="ts",
+        y=metric,
+        color=color,
+        labels={"ts": "time (UTC)", metric: METRICS[metric]},
+        height=300,
+    )
+    fig.update_layout(margin={"t": 10, "b": 10})
+    return fig
+
+
+def rollup_chart(rollups: pd.DataFrame) -> go.Figure:
+    """Hourly active devices (bars) and average speed (line) of the fleet."""
+    fig = go.Figure()
+    fig.add_bar(x=rollups["hour"], y=rollups["active_devices"], name="active devices")
+    fig.add_scatter(
+        x=rollups["hour"],
+        y=rollups["avg_speed_kmh"],
+        name="avg speed (km/h)",
+        yaxis="y2",
+        mode="lines+markers",
+    )
+    fig.update_layout(
+        height=320,
+        margin={"t": 10, "b": 10},
+        xaxis={"title": "hour (UTC)", "dtick": 1, "range": [-0.5, 23.5]},
+        yaxis={"title": "active devices"},
+        yaxis2={"title": "km/h", "overlaying": "y", "side": "right"},
+        legend={"orientation": "h", "y": 1.1},
+    )
+    return fig
+
+
+def alert_timeline(alerts: pd.DataFrame) -> go.Figure:
+    """Each alert at its time, one row per device, coloured by severity."""
+    fig = px.scatter(
+        alerts,
+        x="ts",
+        y="device_id",
+        color="severity",
+        symbol="alert_type",
+        color_discrete_map=SEVERITY_COLORS,
+        category_orders={"severity": list(SEVERITY_COLORS)},
+        hover_data={"message": True, "value": True, "threshold": True},
+        labels={"ts": "time (UTC)", "device_id": "device"},
+        height=max(300, min(900, 24 * alerts["device_id"].nunique() + 120)),
+    )
+    fig.update_layout(margin={"t": 10, "b": 10})
+    return fig

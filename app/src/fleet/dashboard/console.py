@@ -1,0 +1,52 @@
+"""Running one console statement: allow-listed, with a row limit and a timeout.
+
+The row limit is the statement's fetch size: only the first page is read, so a large result
+costs one page, and the statement text is never rewritten (no ``LIMIT`` appended).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from cassandra.query import SimpleStatement
+
+from fleet.dashboard.cql_guard import check_statement
+
+_SHOWN_AS_IS = (str, int, float, bool, datetime, date)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleResult:
+    statement: str
+    frame: pd.DataFrame
+    truncated: bool  # more rows exist than the row limit
+    elapsed_ms: float
+
+
+def display_value(value: Any) -> Any:
+    """Scalars as they are; blobs as hex; collections, UUIDs, decimals... as text."""
+    if value is None or isinstance(value, _SHOWN_AS_IS):
+        return value
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+def run_console_statement(
+    session: Any, text: str, *, row_limit: int, timeout_s: float
+) -> ConsoleResult:
+    """Check ``text`` (:class:`~fleet.dashboard.cql_guard.StatementRejected` if refused), run
+    it, and return at most ``row_limit`` rows. Driver errors propagate to the caller."""
+    statement = check_statement(text)
+    query = SimpleStatement(statement, fetch_size=row_limit)
+    started = time.perf_counter()
+    result = session.execute(query, timeout=timeout_s)
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    rows = [[display_value(v) for v in row] for row in result.current_rows]
+    columns = list(result.column_names or [])
+    frame = pd.DataFrame(rows, columns=columns) if columns else pd.DataFrame()
+    return ConsoleResult(statement, frame, bool(result.has_more_pages), elapsed_ms)

@@ -1,0 +1,281 @@
+"""Read layer: every query the dashboard (and ``fleet bench-dashboard``) runs, in one place.
+
+* Prepared statements only, bound with values: user input never becomes CQL text here.
+* One partition per query; reads that span partitions (several devices, the days and
+  severities of alerts) are sent concurrently, never one after the other.
+* Results are pandas DataFrames (tables, charts) or frozen dataclasses (one row); timestamps
+  are timezone-aware UTC.
+* Reads run at ``FLEET_CONSISTENCY``. A read that fails with ``Unavailable`` (e.g. one of two
+  local replicas down under LOCAL_QUORUM) is sent again once at
+  ``FLEET_DEGRADED_CONSISTENCY`` when that is set, and counted in :attr:`FleetQueries.degraded`:
+  the dashboard stays up while a node is down, as the writes do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+from cassandra import Unavailable
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import PreparedStatement
+
+from fleet.schema import ALERTS, DEVICES, LATEST_BY_DEVICE, LATEST_BY_FLEET, ROLLUPS
+from fleet.schema import TELEMETRY_BY_DEVICE as BY_DEVICE_DAY
+from fleet.transform import SEVERITIES
+
+READING_COLUMNS = ("lat", "lon", "speed_kmh", "heading_deg", "battery_pct", "temp_c", "zone")
+DEVICE_COLUMNS = ("device_id", "model", "activated_at")
+LATEST_COLUMNS = ("device_id", "model", "last_ts", *READING_COLUMNS)
+TELEMETRY_COLUMNS = ("ts", *READING_COLUMNS)
+ALERT_COLUMNS = ("ts", "device_id", "severity", "alert_type", "value", "threshold", "message")
+ROLLUP_COLUMNS = (
+    "hour",
+    "points",
+    "active_devices",
+    "avg_speed_kmh",
+    "max_speed_kmh",
+    "avg_battery_pct",
+    "alert_count",
+)
+TIMESTAMP_COLUMNS = frozenset({"ts", "last_ts", "activated_at"})
+
+DAY_FETCH_SIZE = 10_000  # a device-day holds at most 8,640 readings: one round trip
+DEFAULT_ALERT_LIMIT = 2_000  # newest alerts read per (day, severity) partition
+MAX_CONCURRENCY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """The latest reading of one device (``latest_telemetry_by_device``)."""
+
+    device_id: str
+    fleet_id: str
+    model: str
+    last_ts: datetime
+    lat: float
+    lon: float
+    speed_kmh: float
+    heading_deg: float
+    battery_pct: int
+    temp_c: float
+    zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryPage:
+    """One page of a device's day; ``next_state`` is the driver's paging state, None at the end."""
+
+    frame: pd.DataFrame
+    next_state: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    fleet_id: str
+    days: tuple[date, ...]
+    severities: tuple[str, ...] = SEVERITIES
+    alert_type: str | None = None  # None: every type
+    limit: int = DEFAULT_ALERT_LIMIT  # per (day, severity) partition, newest first
+
+    def __post_init__(self) -> None:
+        unknown = set(self.severities) - set(SEVERITIES)
+        if unknown:
+            raise ValueError(f"unknown severity {sorted(unknown)}; use {', '.join(SEVERITIES)}")
+        if self.limit < 1:
+            raise ValueError("limit must be positive")
+
+    def partitions(self) -> list[tuple[str, date, str]]:
+        return [(self.fleet_id, d, s) for d in self.days for s in self.severities]
+
+
+def to_frame(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows (tuples in ``columns`` order) -> DataFrame; naive driver timestamps become UTC."""
+    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    for column in TIMESTAMP_COLUMNS.intersection(frame.columns):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+
+
+class FleetQueries:
+    """Prepared reads on one keyspace; thread-safe (the dashboard shares one per process)."""
+
+    def __init__(
+        self,
+        session: Session,
+        keyspace: str,
+        *,
+        degraded_profile: str | None = None,
+        concurrency: int = MAX_CONCURRENCY,
+    ) -> None:
+        self._session = session
+        self._degraded_profile = degraded_profile
+        self._concurrency = concurrency
+        self._lock = threading.Lock()
+        self.degraded = 0  # reads answered at the degraded consistency level
+
+        def select(columns: Sequence[str], table: str, where: str) -> PreparedStatement:
+            return self._prepare(f"SELECT {', '.join(columns)} FROM {keyspace}.{table} {where}")
+
+        alert_key = "WHERE fleet_id = ? AND day = ? AND severity = ?"
+        self._devices = select(DEVICE_COLUMNS, DEVICES.name, "WHERE fleet_id = ?")
+        self._latest_fleet = select(LATEST_COLUMNS, LATEST_BY_FLEET.name, "WHERE fleet_id = ?")
+        self._latest_device = select(
+            ("fleet_id", *LATEST_COLUMNS), LATEST_BY_DEVICE.name, "WHERE device_id = ?"
+        )
+        self._device_day = select(
+            TELEMETRY_COLUMNS, BY_DEVICE_DAY.name, "WHERE device_id = ? AND day = ?"
+        )
+        self._device_day.fetch_size = DAY_FETCH_SIZE
+        self._alerts = select(ALERT_COLUMNS, ALERTS.name, f"{alert_key} LIMIT ?")
+        # alert_type is the last clustering column: filtering on it reads one partition only.
+        self._alerts_of_type = select(
+            ALERT_COLUMNS, ALERTS.name, f"{alert_key} AND alert_type = ? LIMIT ? ALLOW FILTERING"
+        )
+        self._alert_count = select(("COUNT(*)",), ALERTS.name, alert_key)
+        self._alert_count_of_type = select(
+            ("COUNT(*)",), ALERTS.name, f"{alert_key} AND alert_type = ? ALLOW FILTERING"
+        )
+        self._rollups = select(ROLLUP_COLUMNS, ROLLUPS.name, "WHERE fleet_id = ? AND day = ?")
+
+    def _prepare(self, cql: str) -> PreparedStatement:
+        prepared = self._session.prepare(cql)
+        prepared.is_idempotent = True
+        return prepared
+
+    # -- execution
+
+    def _count_degraded(self, n: int = 1) -> None:
+        with self._lock:
+            self.degraded += n
+
+    def _execute(
+        self, statement: Any, params: Sequence[Any] = (), paging_state: bytes | None = None
+    ) -> Any:
+        """One request; ``Unavailable`` is retried once at the degraded profile, if any."""
+        try:
+            return self._session.execute(statement, params, paging_state=paging_state)
+        except Unavailable:
+            if self._degraded_profile is None:
+                raise
+        result = self._session.execute(
+            statement, params, paging_state=paging_state, execution_profile=self._degraded_profile
+        )
+        self._count_degraded()
+        return result
+
+    def _gather(self, statement: PreparedStatement, params: Sequence[Sequence[Any]]) -> list[Any]:
+        """Rows of each parameter set, in order, the requests sent concurrently."""
+        if not params:
+            return []
+        outcomes = self._concurrent(statement, params, EXEC_PROFILE_DEFAULT)
+        failed = [i for i, (ok, _) in enumerate(outcomes) if not ok]
+        retry = [i for i in failed if isinstance(outcomes[i][1], Unavailable)]
+        if retry and self._degraded_profile is not None and len(retry) == len(failed):
+            again = self._concurrent(statement, [params[i] for i in retry], self._degraded_profile)
+            for i, outcome in zip(retry, again, strict=True):
+                outcomes[i] = outcome
+            self._count_degraded(sum(ok for ok, _ in again))
+        for ok, result in outcomes:
+            if not ok:
+                raise result
+        return [list(result) for _, result in outcomes]
+
+    def _concurrent(
+        self, statement: PreparedStatement, params: Sequence[Sequence[Any]], profile: Any
+    ) -> list[tuple[bool, Any]]:
+        return list(
+            execute_concurrent(
+                self._session,
+                [(statement, p) for p in params],
+                concurrency=min(self._concurrency, len(params)),
+                raise_on_first_error=False,
+                execution_profile=profile,
+            )
+        )
+
+    # -- fleets and devices
+
+    def devices(self, fleet_id: str) -> pd.DataFrame:
+        """The fleet's registered devices, by device id."""
+        return to_frame(self._execute(self._devices, (fleet_id,)), DEVICE_COLUMNS)
+
+    def latest_positions(self, fleet_id: str) -> pd.DataFrame:
+        """Latest reading of every device of the fleet: one partition read."""
+        return to_frame(self._execute(self._latest_fleet, (fleet_id,)), LATEST_COLUMNS)
+
+    def latest_device(self, device_id: str) -> DeviceState | None:
+        row = self._execute(self._latest_device, (device_id,)).one()
+        if row is None:
+            return None
+        values = dict(zip(("fleet_id", *LATEST_COLUMNS), row, strict=True))
+        values["last_ts"] = _aware(values["last_ts"])
+        return DeviceState(**values)
+
+    # -- telemetry
+
+    def device_day(self, device_id: str, day: date) -> pd.DataFrame:
+        """Every reading of a device for a UTC day, oldest first."""
+        rows = self._execute(self._device_day, (device_id, day))
+        return to_frame(rows, TELEMETRY_COLUMNS).iloc[::-1].reset_index(drop=True)
+
+    def devices_day(self, device_ids: Sequence[str], day: date) -> pd.DataFrame:
+        """Readings of several devices for a day (concurrent reads), with a device_id column."""
+        results = self._gather(self._device_day, [(d, day) for d in device_ids])
+        frames = [
+            to_frame(rows, TELEMETRY_COLUMNS).assign(device_id=device_id)
+            for device_id, rows in zip(device_ids, results, strict=True)
+        ]
+        if not frames:
+            return to_frame([], (*TELEMETRY_COLUMNS, "device_id"))
+        return pd.concat(frames, ignore_index=True).sort_values(["device_id", "ts"])
+
+    def device_day_page(
+        self, device_id: str, day: date, page_size: int, paging_state: bytes | None = None
+    ) -> TelemetryPage:
+        """One page of a device's day, newest first, resumed from the driver's paging state."""
+        bound = self._device_day.bind((device_id, day))
+        bound.fetch_size = page_size
+        result = self._execute(bound, paging_state=paging_state)
+        frame = to_frame(result.current_rows, TELEMETRY_COLUMNS)
+        return TelemetryPage(frame, result.paging_state)
+
+    # -- alerts and rollups
+
+    def alerts(self, query: AlertQuery) -> pd.DataFrame:
+        """Newest ``query.limit`` alerts of each (day, severity), newest first overall."""
+        keys = query.partitions()
+        if query.alert_type is None:
+            params = [(*key, query.limit) for key in keys]
+            results = self._gather(self._alerts, params)
+        else:
+            params = [(*key, query.alert_type, query.limit) for key in keys]
+            results = self._gather(self._alerts_of_type, params)
+        frame = to_frame((row for rows in results for row in rows), ALERT_COLUMNS)
+        return frame.sort_values("ts", ascending=False, ignore_index=True)
+
+    def alert_counts(self, query: AlertQuery) -> dict[str, int]:
+        """Exact number of alerts per severity over the query's days (no limit)."""
+        keys = query.partitions()
+        if query.alert_type is None:
+            results = self._gather(self._alert_count, keys)
+        else:
+            params = [(*key, query.alert_type) for key in keys]
+            results = self._gather(self._alert_count_of_type, params)
+        counts = dict.fromkeys(query.severities, 0)
+        for (_, _, severity), rows in zip(keys, results, strict=True):
+            counts[severity] += int(rows[0][0])
+        return counts
+
+    def hourly_rollups(self, fleet_id: str, day: date) -> pd.DataFrame:
+        """The fleet's hourly statistics for a day (at most 24 rows)."""
+        return to_frame(self._execute(self._rollups, (fleet_id, day)), ROLLUP_COLUMNS)

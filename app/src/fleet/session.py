@@ -1,0 +1,180 @@
+"""Connecting to Cassandra: the cluster, its execution profiles, and checks made up front.
+
+Shared by every command and by the dashboard. The default execution profile runs at
+``FLEET_CONSISTENCY``; a second profile, :data:`DEGRADED_PROFILE`, at
+``FLEET_DEGRADED_CONSISTENCY`` when it is set. The driver's own retry policy is disabled
+(``FallthroughRetryPolicy``): callers decide what to retry, so their counts are exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra import AuthenticationFailed, ConsistencyLevel, UnresolvableContactPoints
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+)
+from cassandra.policies import DCAwareRoundRobinPolicy, FallthroughRetryPolicy, TokenAwarePolicy
+
+from fleet.config import Settings
+
+DEGRADED_PROFILE = "degraded"
+CONNECT_TIMEOUT_S = 5.0
+
+
+class ConnectionCheckError(RuntimeError):
+    """Cassandra cannot be used with these settings; the message says why, in one line."""
+
+
+# ----------------------------------------------------------------------------- connection
+
+
+def _profile(local_dc: str, consistency: str, timeout_s: float) -> ExecutionProfile:
+    return ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc)),
+        retry_policy=FallthroughRetryPolicy(),
+        consistency_level=ConsistencyLevel.name_to_value[consistency],
+        request_timeout=timeout_s,
+    )
+
+
+def build_cluster(settings: Settings) -> Cluster:
+    local_dc = settings.require_local_dc()
+    profiles = {
+        EXEC_PROFILE_DEFAULT: _profile(local_dc, settings.consistency, settings.request_timeout_s)
+    }
+    if settings.degraded_consistency:
+        profiles[DEGRADED_PROFILE] = _profile(
+            local_dc, settings.degraded_consistency, settings.request_timeout_s
+        )
+    credentials = settings.credentials
+    return Cluster(
+        contact_points=[(cp.host, cp.port) for cp in settings.contact_points],
+        port=settings.port,
+        execution_profiles=profiles,
+        auth_provider=PlainTextAuthProvider(*credentials) if credentials else None,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        control_connection_timeout=CONNECT_TIMEOUT_S,
+    )
+
+
+def known_datacenters(cluster: Cluster) -> set[str]:
+    return {h.datacenter for h in cluster.metadata.all_hosts() if h.datacenter}
+
+
+def explain_no_host(exc: NoHostAvailable, settings: Settings, dcs: set[str]) -> str:
+    errors = exc.errors if isinstance(exc.errors, dict) else {}
+    if any(isinstance(e, AuthenticationFailed) for e in errors.values()):
+        who = f"user {settings.username!r}" if settings.username else "no credentials"
+        return (
+            f"authentication failed ({who}): check FLEET_USERNAME / FLEET_PASSWORD "
+            "(or set them if the cluster requires authentication)"
+        )
+    if dcs and settings.local_dc not in dcs:
+        return (
+            f"local DC {settings.local_dc!r} is unknown to the cluster; it has "
+            f"{', '.join(sorted(dcs))}: fix FLEET_LOCAL_DC"
+        )
+    points = ", ".join(str(cp) for cp in settings.contact_points)
+    details = "; ".join(f"{host}: {_short(err)}" for host, err in errors.items()) or str(exc)
+    return f"cannot reach Cassandra at {points} ({details})"
+
+
+def _short(err: object) -> str:
+    text = str(err.strerror if isinstance(err, OSError) and err.strerror else err)
+    return text.rsplit("Last error: ", 1)[-1]
+
+
+@contextmanager
+def _quiet_driver() -> Iterator[None]:
+    """The driver logs a traceback per failed contact point; we raise one clear error instead.
+
+    Left alone when debugging (``-vv`` sets the level to DEBUG).
+    """
+    driver_log = logging.getLogger("cassandra")
+    level = driver_log.level
+    if driver_log.getEffectiveLevel() > logging.DEBUG:
+        driver_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        driver_log.setLevel(level)
+
+
+@dataclass
+class Connection:
+    settings: Settings
+    cluster: Cluster
+    session: Session
+
+    @property
+    def degraded_profile(self) -> str | None:
+        return DEGRADED_PROFILE if self.settings.degraded_consistency else None
+
+    def close(self) -> None:
+        self.cluster.shutdown()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Hosts by DC with their state, and the keyspace's replication if it exists."""
+        hosts: dict[str, list[str]] = {}
+        for host in self.cluster.metadata.all_hosts():
+            state = "up" if host.is_up else "down"
+            hosts.setdefault(host.datacenter or "?", []).append(f"{host.endpoint} {state}")
+        keyspace = self.cluster.metadata.keyspaces.get(self.settings.keyspace)
+        strategy = keyspace.replication_strategy if keyspace else None
+        return {
+            "local_dc": self.settings.local_dc,
+            "datacenters": {dc: sorted(h) for dc, h in sorted(hosts.items())},
+            "keyspace": self.settings.keyspace,
+            "replication": dict(getattr(strategy, "dc_replication_factors", {}) or {})
+            if keyspace
+            else None,
+        }
+
+
+def connect(settings: Settings, *, require_keyspace: bool = True) -> Connection:
+    """Connect and check everything up front; raise :class:`ConnectionCheckError` otherwise."""
+    local_dc = settings.require_local_dc()
+    try:
+        cluster = build_cluster(settings)
+    except UnresolvableContactPoints as exc:
+        raise ConnectionCheckError(
+            f"cannot resolve any contact point ({', '.join(map(str, settings.contact_points))})"
+        ) from exc
+    try:
+        with _quiet_driver():
+            session = cluster.connect()
+    except NoHostAvailable as exc:
+        message = explain_no_host(exc, settings, known_datacenters(cluster))
+        cluster.shutdown()
+        raise ConnectionCheckError(message) from exc
+    except AuthenticationFailed as exc:
+        cluster.shutdown()
+        raise ConnectionCheckError(f"authentication failed: {exc}") from exc
+    dcs = known_datacenters(cluster)
+    if local_dc not in dcs:
+        cluster.shutdown()
+        raise ConnectionCheckError(
+            f"local DC {local_dc!r} is unknown to the cluster; it has {', '.join(sorted(dcs))}"
+        )
+    if require_keyspace and settings.keyspace not in cluster.metadata.keyspaces:
+        cluster.shutdown()
+        raise ConnectionCheckError(
+            f"keyspace {settings.keyspace!r} does not exist: run `fleet schema apply` first"
+        )
+    return Connection(settings, cluster, session)
