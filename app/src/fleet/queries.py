@@ -33,6 +33,28 @@ READING_COLUMNS = ("lat", "lon", "speed_kmh", "heading_deg", "battery_pct", "tem
 DEVICE_COLUMNS = ("device_id", "model", "activated_at")
 LATEST_COLUMNS = ("device_id", "model", "last_ts", *READING_COLUMNS)
 TELEMETRY_COLUMNS = ("ts", *READING_COLUMNS)
+# A device's day per minute, aggregated by Cassandra (GROUP BY floor(ts, 1m)): 1,440 rows at
+# most instead of 8,640 readings, for charts and trails.
+SERIES_COLUMNS = (
+    "ts",
+    "lat",
+    "lon",
+    "speed_kmh",
+    "max_speed_kmh",
+    "battery_pct",
+    "temp_c",
+    "readings",
+)
+SERIES_SELECTORS = (
+    "floor(ts, 1m)",
+    "avg(lat)",
+    "avg(lon)",
+    "avg(speed_kmh)",
+    "max(speed_kmh)",
+    "avg(CAST(battery_pct AS double))",
+    "avg(temp_c)",
+    "COUNT(*)",
+)
 ALERT_COLUMNS = ("ts", "device_id", "severity", "alert_type", "value", "threshold", "message")
 ROLLUP_COLUMNS = (
     "hour",
@@ -136,6 +158,12 @@ class FleetQueries:
             TELEMETRY_COLUMNS, BY_DEVICE_DAY.name, "WHERE device_id = ? AND day = ?"
         )
         self._device_day.fetch_size = DAY_FETCH_SIZE
+        self._device_series = select(
+            SERIES_SELECTORS,
+            BY_DEVICE_DAY.name,
+            "WHERE device_id = ? AND day = ? GROUP BY floor(ts, 1m)",
+        )
+        self._device_series.fetch_size = DAY_FETCH_SIZE
         self._alerts = select(ALERT_COLUMNS, ALERTS.name, f"{alert_key} LIMIT ?")
         # alert_type is the last clustering column: filtering on it reads one partition only.
         self._alerts_of_type = select(
@@ -159,7 +187,7 @@ class FleetQueries:
             self.degraded += n
 
     def _execute(
-        self, statement: Any, params: Sequence[Any] = (), paging_state: bytes | None = None
+        self, statement: Any, params: Sequence[Any] | None = None, paging_state: bytes | None = None
     ) -> Any:
         """One request; ``Unavailable`` is retried once at the degraded profile, if any."""
         try:
@@ -228,15 +256,20 @@ class FleetQueries:
         rows = self._execute(self._device_day, (device_id, day))
         return to_frame(rows, TELEMETRY_COLUMNS).iloc[::-1].reset_index(drop=True)
 
-    def devices_day(self, device_ids: Sequence[str], day: date) -> pd.DataFrame:
-        """Readings of several devices for a day (concurrent reads), with a device_id column."""
-        results = self._gather(self._device_day, [(d, day) for d in device_ids])
+    def device_series(self, device_id: str, day: date) -> pd.DataFrame:
+        """A device's day per minute (averages, max speed, readings), oldest first."""
+        return self.devices_series((device_id,), day).drop(columns="device_id")
+
+    def devices_series(self, device_ids: Sequence[str], day: date) -> pd.DataFrame:
+        """Per-minute series of several devices (concurrent reads), with a device_id column."""
+        results = self._gather(self._device_series, [(d, day) for d in device_ids])
         frames = [
-            to_frame(rows, TELEMETRY_COLUMNS).assign(device_id=device_id)
+            to_frame(rows, SERIES_COLUMNS).assign(device_id=device_id)
             for device_id, rows in zip(device_ids, results, strict=True)
+            if rows
         ]
         if not frames:
-            return to_frame([], (*TELEMETRY_COLUMNS, "device_id"))
+            return to_frame([], (*SERIES_COLUMNS, "device_id"))
         return pd.concat(frames, ignore_index=True).sort_values(["device_id", "ts"])
 
     def device_day_page(

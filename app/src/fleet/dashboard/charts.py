@@ -96,10 +96,12 @@ def trail_map(history: pd.DataFrame, map_style: str) -> go.Figure:
 
 
 def speed_histogram(latest: pd.DataFrame) -> go.Figure:
-    fig = px.histogram(
-        latest, x="speed_kmh", nbins=26, labels={"speed_kmh": "Speed (km/h)"}, height=300
+    top = max(130.0, float(latest["speed_kmh"].max() or 0.0))
+    fig = px.histogram(latest, x="speed_kmh", labels={"speed_kmh": "Speed (km/h)"}, height=300)
+    fig.update_traces(xbins={"start": 0.0, "end": top + 5.0, "size": 5.0})
+    fig.update_layout(
+        yaxis_title="devices", xaxis_range=[0, top + 5.0], margin={"t": 10, "b": 10}, bargap=0.05
     )
-    fig.update_layout(yaxis_title="devices", margin={"t": 10, "b": 10}, bargap=0.05)
     return fig
 
 
@@ -133,7 +135,7 @@ def rollup_chart(rollups: pd.DataFrame) -> go.Figure:
         margin={"t": 10, "b": 10},
         xaxis={"title": "hour (UTC)", "dtick": 1, "range": [-0.5, 23.5]},
         yaxis={"title": "active devices"},
-        yaxis2={"title": "km/h", "overlaying": "y", "side": "right"},
+        yaxis2={"title": "km/h", "overlaying": "y", "side": "right", "rangemode": "tozero"},
         legend={"orientation": "h", "y": 1.1},
     )
     return fig
@@ -153,5 +155,7 @@ def alert_timeline(alerts: pd.DataFrame) -> go.Figure:
         labels={"ts": "time (UTC)", "device_id": "device"},
         height=max(300, min(900, 24 * alerts["device_id"].nunique() + 120)),
     )
-    fig.update_layout(margin={"t": 10, "b": 10})
+    fig.update_layout(
+        margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}
+    )
     return fig

@@ -74,17 +74,17 @@ def check_statement(text: str) -> str:
     if bad is not None:
         raise StatementRejected(f"control character {bad!r} in the statement")
     statement = text.strip()
-    if not statement:
-        raise StatementRejected("empty statement")
     if statement.endswith(";"):
         statement = statement[:-1].rstrip()
+    if not statement:
+        raise StatementRejected("empty statement")
     for start, end in _code_spans(statement):
         code = statement[start:end]
-        if ";" in code:
-            raise StatementRejected("one statement at a time: ';' may only end the statement")
         for marker in ("--", "//", "/*", "*/"):
             if marker in code:
                 raise StatementRejected(f"comments ({marker}) are not allowed in the console")
+        if ";" in code:
+            raise StatementRejected("one statement at a time: ';' may only end the statement")
         if not code.isascii():
             raise StatementRejected("non-ASCII characters are only allowed inside quotes")
     word = _FIRST_WORD.match(statement)

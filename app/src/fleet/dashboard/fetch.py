@@ -37,8 +37,8 @@ class RealtimeData:
 
 @dataclass(frozen=True, slots=True)
 class AnalyticsData:
-    history: pd.DataFrame  # the device's day, oldest first
-    comparison: pd.DataFrame  # the compared devices' day, with device_id
+    history: pd.DataFrame  # the device's day per minute, oldest first
+    comparison: pd.DataFrame  # the compared devices' day per minute, with device_id
     rollups: pd.DataFrame  # the fleet's hourly statistics
 
     @property
@@ -82,8 +82,8 @@ def fetch_analytics(
 ) -> AnalyticsData:
     rollups = _submit(q.hourly_rollups, fleet_id, day)
     others = [d for d in compare if d != device_id]
-    comparison = _submit(q.devices_day, others, day)
-    history = q.device_day(device_id, day)
+    comparison = _submit(q.devices_series, others, day)
+    history = q.device_series(device_id, day)
     return AnalyticsData(history, comparison.result(), rollups.result())
 
 

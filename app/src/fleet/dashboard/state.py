@@ -23,7 +23,7 @@ from fleet.dashboard.settings import DashboardSettings, load_dashboard_settings
 from fleet.queries import AlertQuery, FleetQueries
 from fleet.session import Connection, connect
 
-FLEET, DAY, DEVICE = "sel_fleet", "sel_day", "sel_device"
+FLEET, DAY, DEVICE, COMPARE = "sel_fleet", "sel_day", "sel_device", "sel_compare"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # fleet and device ids (transform.py)
 
 
@@ -120,10 +120,13 @@ def valid_id(value: str) -> bool:
 
 
 def adopt_query_params() -> None:
-    """``?fleet=…&day=YYYY-MM-DD&device=…`` (links from the Alerts page) set the selection;
-    anything malformed is ignored. The parameters are consumed."""
+    """``?fleet=…&day=YYYY-MM-DD&device=…&compare=A,B`` (links from the Alerts page, bookmarks)
+    set the selection; anything malformed is ignored. The parameters are consumed."""
     params = st.query_params
     fleet_id, device_id, day = params.get("fleet"), params.get("device"), params.get("day")
+    compare = [d for d in params.get("compare", "").split(",") if valid_id(d)]
+    if compare:
+        st.session_state[COMPARE] = compare
     if fleet_id and valid_id(fleet_id):
         st.session_state[FLEET] = fleet_id
     if device_id and valid_id(device_id):
@@ -131,7 +134,7 @@ def adopt_query_params() -> None:
     if day:
         with contextlib.suppress(ValueError):  # a malformed day is ignored
             st.session_state[DAY] = date.fromisoformat(day)
-    for name in ("fleet", "device", "day"):
+    for name in ("fleet", "device", "day", "compare"):
         params.pop(name, None)
 
 

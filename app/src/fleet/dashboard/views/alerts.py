@@ -102,6 +102,9 @@ def render() -> None:
         table[["ts", "severity", "alert_type", "link", "value", "threshold", "message"]],
         column_config={
             "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "severity": "Severity",
+            "alert_type": "Type",
+            "message": "Message",
             "link": st.column_config.LinkColumn(
                 "Device", display_text=r"device=([^&]+)$", help="Open in the Devices page"
             ),

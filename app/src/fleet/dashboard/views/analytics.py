@@ -22,10 +22,14 @@ def render() -> None:
         device_id = state.select_device(options)
     if device_id is None:
         return
+    others = [d for d in options if d != device_id]
+    pending = st.session_state.pop(state.COMPARE, None)
+    if pending is not None:  # from a ?compare= link: only devices of this fleet
+        st.session_state["an_compare"] = [d for d in pending if d in others][:MAX_COMPARED]
     with right:
         compare = st.multiselect(
             "Compare with",
-            [d for d in options if d != device_id],
+            others,
             max_selections=MAX_COMPARED,
             key="an_compare",
         )
@@ -36,21 +40,26 @@ def render() -> None:
     if history.empty:
         st.info(f"No reading of {device_id} on {day:%Y-%m-%d} (UTC).")
     else:
+        battery = history["battery_pct"]
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Readings", len(history), border=True)
-        c2.metric("Max speed", f"{history['speed_kmh'].max():.1f} km/h", border=True)
+        c1.metric("Readings", int(history["readings"].sum()), border=True)
+        c2.metric("Max speed", f"{history['max_speed_kmh'].max():.1f} km/h", border=True)
         c3.metric(
-            "Battery",
-            f"{history['battery_pct'].iloc[-1]} %",
+            "Battery (last minute)",
+            f"{battery.iloc[-1]:.0f} %",
+            delta=f"{battery.iloc[-1] - battery.iloc[0]:+.0f} % over the day",
             border=True,
-            delta=int(history["battery_pct"].iloc[-1] - history["battery_pct"].iloc[0]),
         )
         c4.metric("Max temperature", f"{history['temp_c'].max():.1f} °C", border=True)
-        tabs = st.tabs(["Speed", "Battery", "Temperature", "Trail"])
-        for tab, metric in zip(tabs, charts.METRICS, strict=False):
-            with tab:
-                st.plotly_chart(charts.metric_line(history, metric), key=f"an_{metric}")
-        with tabs[3]:
+        st.caption("Per-minute averages computed by Cassandra (GROUP BY floor(ts, 1m)).")
+        charts_col, map_col = st.columns([3, 2])
+        with charts_col:
+            tabs = st.tabs([label.split(" (")[0] for label in charts.METRICS.values()])
+            for tab, metric in zip(tabs, charts.METRICS, strict=True):
+                with tab:
+                    st.plotly_chart(charts.metric_line(history, metric), key=f"an_{metric}")
+        with map_col:
+            st.markdown("**Trail** (green: first minute, black: last)")
             st.plotly_chart(charts.trail_map(history, dash.map_style), key="an_trail")
 
     st.subheader("Multi-device comparison")

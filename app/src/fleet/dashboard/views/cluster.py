@@ -37,6 +37,13 @@ def render() -> None:
         st.subheader(f"{dc} · {len(nodes)} node(s) in {len(racks)} rack(s)")
         st.dataframe(
             nodes.drop(columns=["datacenter"]).style.map(_state_color, subset=["state"]),
+            column_config={
+                "rack": "Rack",
+                "address": "Address",
+                "state": "State",
+                "version": "Cassandra",
+                "host_id": "Host id",
+            },
             hide_index=True,
             key=f"cl_{dc}",
         )

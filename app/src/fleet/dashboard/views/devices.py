@@ -12,6 +12,16 @@ from fleet.dashboard import state
 from fleet.dashboard.paging import PageCursor, first_row_number
 
 PAGE_SIZES = (50, 100, 500, 1000)
+TELEMETRY_COLUMNS = {
+    "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "lat": st.column_config.NumberColumn("Lat", format="%.5f"),
+    "lon": st.column_config.NumberColumn("Lon", format="%.5f"),
+    "speed_kmh": st.column_config.NumberColumn("Speed (km/h)", format="%.1f"),
+    "heading_deg": st.column_config.NumberColumn("Heading (°)", format="%.0f"),
+    "battery_pct": st.column_config.NumberColumn("Battery (%)", format="%d"),
+    "temp_c": st.column_config.NumberColumn("Temp (°C)", format="%.1f"),
+    "zone": "Zone",
+}
 CURSOR = "dv_cursor"
 
 
@@ -66,8 +76,13 @@ def render() -> None:
     if latest is None:
         st.info(f"{device_id} has not reported yet.")
     else:
-        c1, c2, c3, c4, c5 = st.columns(5)
-        c1.metric("Last reading (UTC)", f"{latest.last_ts:%Y-%m-%d %H:%M:%S}", border=True)
+        c1, c2, c3, c4, c5 = st.columns([1.3, 1.2, 1, 1.1, 1.3])
+        c1.metric(
+            f"Last reading · {latest.last_ts:%Y-%m-%d}",
+            f"{latest.last_ts:%H:%M:%S}",
+            border=True,
+            help="UTC",
+        )
         c2.metric("Speed", f"{latest.speed_kmh:.1f} km/h", border=True)
         c3.metric("Battery", f"{latest.battery_pct} %", border=True)
         c4.metric("Temperature", f"{latest.temp_c:.1f} °C", border=True)
@@ -82,7 +97,7 @@ def render() -> None:
     frame = page.frame
     has_next = page.next_state is not None and len(frame) == page_size
     first = first_row_number(cursor, page_size)
-    st.dataframe(frame, hide_index=True, key="dv_page")
+    st.dataframe(frame, column_config=TELEMETRY_COLUMNS, hide_index=True, key="dv_page")
     c1, c2, c3, c4, c5 = st.columns([1, 1, 2, 2, 2])
     c1.button(
         "◀ Previous",
