@@ -27,7 +27,7 @@ host-packages:
 $(STAMP): requirements-dev.txt app/pyproject.toml
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements-dev.txt -e 'app[test]'
+	$(VENV)/bin/pip install -q -r requirements-dev.txt -e 'app[test,dashboard]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(STAMP)
@@ -64,14 +64,15 @@ lint: venv
 	ruff format --check roles molecule tests app
 
 unit: venv
-	pytest -q tests/unit app/tests/unit
+	pytest -q tests/unit app/tests/unit app/tests/dashboard
 
-# App integration tests against a real single Cassandra node on 127.0.0.1 (same distribution
+# App integration, dashboard AppTest and headless-Chromium tests against a real single Cassandra node on 127.0.0.1 (same distribution
 # and role templates as the hosts), stopped whatever the outcome.
 integration: venv cassandra-dist
 	@scripts/cassandra-local.sh start
 	@rc=0; FLEET_IT_CONTACT_POINTS=127.0.0.1 FLEET_IT_LOCAL_DC=dc1 FLEET_IT_USERNAME=cassandra \
-	  FLEET_IT_PASSWORD=cassandra pytest -q -m integration app/tests/integration || rc=$$?; \
+	  FLEET_IT_PASSWORD=cassandra FLEET_E2E_SCREENSHOTS=$$(mktemp -d) \
+	  pytest -q -m integration app/tests/integration app/tests/dashboard || rc=$$?; \
 	  scripts/cassandra-local.sh stop; exit $$rc
 
 molecule-default: prereqs

@@ -3,8 +3,8 @@
 * Prepared statements only, bound with values: user input never becomes CQL text here.
 * One partition per query; reads that span partitions (several devices, the days and
   severities of alerts) are sent concurrently, never one after the other.
-* Results are pandas DataFrames (tables, charts) or frozen dataclasses (one row); timestamps
-  are timezone-aware UTC.
+* Results are pandas DataFrames (tables, charts) or dataclasses (one reading is a
+  :class:`~fleet.model.TelemetryPoint`); timestamps are timezone-aware UTC.
 * Reads run at ``FLEET_CONSISTENCY``. A read that fails with ``Unavailable`` (e.g. one of two
   local replicas down under LOCAL_QUORUM) is sent again once at
   ``FLEET_DEGRADED_CONSISTENCY`` when that is set, and counted in :attr:`FleetQueries.degraded`:
@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
 import pandas as pd
@@ -25,68 +25,35 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import PreparedStatement
 
+from fleet.model import TelemetryPoint
 from fleet.schema import ALERTS, DEVICES, LATEST_BY_DEVICE, LATEST_BY_FLEET, ROLLUPS
 from fleet.schema import TELEMETRY_BY_DEVICE as BY_DEVICE_DAY
 from fleet.transform import SEVERITIES
 
-READING_COLUMNS = ("lat", "lon", "speed_kmh", "heading_deg", "battery_pct", "temp_c", "zone")
-DEVICE_COLUMNS = ("device_id", "model", "activated_at")
-LATEST_COLUMNS = ("device_id", "model", "last_ts", *READING_COLUMNS)
-TELEMETRY_COLUMNS = ("ts", *READING_COLUMNS)
+# Columns read, in the order the tables declare them (fleet.schema), partition keys left out.
+DEVICE_COLUMNS = DEVICES.columns[1:]  # device_id, model, activated_at
+LATEST_COLUMNS = LATEST_BY_FLEET.columns[1:]  # device_id, last_ts, model, lat, lon, ...
+TELEMETRY_COLUMNS = ("ts", *BY_DEVICE_DAY.columns[4:])  # ts, model, lat, lon, ...
+ALERT_COLUMNS = ALERTS.columns[2:]  # severity, ts, device_id, alert_type, value, ...
+ROLLUP_COLUMNS = ROLLUPS.columns[2:]  # hour, points, active_devices, ...
 # A device's day per minute, aggregated by Cassandra (GROUP BY floor(ts, 1m)): 1,440 rows at
-# most instead of 8,640 readings, for charts and trails.
-SERIES_COLUMNS = (
-    "ts",
-    "lat",
-    "lon",
-    "speed_kmh",
-    "max_speed_kmh",
-    "battery_pct",
-    "temp_c",
-    "readings",
-)
-SERIES_SELECTORS = (
-    "floor(ts, 1m)",
-    "avg(lat)",
-    "avg(lon)",
-    "avg(speed_kmh)",
-    "max(speed_kmh)",
-    "avg(CAST(battery_pct AS double))",
-    "avg(temp_c)",
-    "COUNT(*)",
-)
-ALERT_COLUMNS = ("ts", "device_id", "severity", "alert_type", "value", "threshold", "message")
-ROLLUP_COLUMNS = (
-    "hour",
-    "points",
-    "active_devices",
-    "avg_speed_kmh",
-    "max_speed_kmh",
-    "avg_battery_pct",
-    "alert_count",
-)
+# most instead of 8,640 readings, for charts and trails. Column name -> CQL selector.
+SERIES = {
+    "ts": "floor(ts, 1m)",
+    "lat": "avg(lat)",
+    "lon": "avg(lon)",
+    "speed_kmh": "avg(speed_kmh)",
+    "max_speed_kmh": "max(speed_kmh)",
+    "battery_pct": "avg(CAST(battery_pct AS double))",
+    "temp_c": "avg(temp_c)",
+    "readings": "COUNT(*)",
+}
+SERIES_COLUMNS = tuple(SERIES)
 TIMESTAMP_COLUMNS = frozenset({"ts", "last_ts", "activated_at"})
 
 DAY_FETCH_SIZE = 10_000  # a device-day holds at most 8,640 readings: one round trip
 DEFAULT_ALERT_LIMIT = 2_000  # newest alerts read per (day, severity) partition
 MAX_CONCURRENCY = 64
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceState:
-    """The latest reading of one device (``latest_telemetry_by_device``)."""
-
-    device_id: str
-    fleet_id: str
-    model: str
-    last_ts: datetime
-    lat: float
-    lon: float
-    speed_kmh: float
-    heading_deg: float
-    battery_pct: int
-    temp_c: float
-    zone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +85,10 @@ class AlertQuery:
 
 def to_frame(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
     """Rows (tuples in ``columns`` order) -> DataFrame; naive driver timestamps become UTC."""
-    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(columns))
     for column in TIMESTAMP_COLUMNS.intersection(frame.columns):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
 class FleetQueries:
@@ -152,14 +115,14 @@ class FleetQueries:
         self._devices = select(DEVICE_COLUMNS, DEVICES.name, "WHERE fleet_id = ?")
         self._latest_fleet = select(LATEST_COLUMNS, LATEST_BY_FLEET.name, "WHERE fleet_id = ?")
         self._latest_device = select(
-            ("fleet_id", *LATEST_COLUMNS), LATEST_BY_DEVICE.name, "WHERE device_id = ?"
+            LATEST_BY_DEVICE.columns, LATEST_BY_DEVICE.name, "WHERE device_id = ?"
         )
         self._device_day = select(
             TELEMETRY_COLUMNS, BY_DEVICE_DAY.name, "WHERE device_id = ? AND day = ?"
         )
         self._device_day.fetch_size = DAY_FETCH_SIZE
         self._device_series = select(
-            SERIES_SELECTORS,
+            tuple(SERIES.values()),
             BY_DEVICE_DAY.name,
             "WHERE device_id = ? AND day = ? GROUP BY floor(ts, 1m)",
         )
@@ -241,13 +204,14 @@ class FleetQueries:
         """Latest reading of every device of the fleet: one partition read."""
         return to_frame(self._execute(self._latest_fleet, (fleet_id,)), LATEST_COLUMNS)
 
-    def latest_device(self, device_id: str) -> DeviceState | None:
+    def latest_device(self, device_id: str) -> TelemetryPoint | None:
+        """The device's latest reading (``latest_telemetry_by_device``), or None."""
         row = self._execute(self._latest_device, (device_id,)).one()
         if row is None:
             return None
-        values = dict(zip(("fleet_id", *LATEST_COLUMNS), row, strict=True))
-        values["last_ts"] = _aware(values["last_ts"])
-        return DeviceState(**values)
+        values = dict(zip(LATEST_BY_DEVICE.columns, row, strict=True))
+        values["ts"] = values.pop("last_ts").replace(tzinfo=UTC)  # the driver's naive UTC
+        return TelemetryPoint(**values)
 
     # -- telemetry
 
@@ -288,8 +252,7 @@ class FleetQueries:
         """Newest ``query.limit`` alerts of each (day, severity), newest first overall."""
         keys = query.partitions()
         if query.alert_type is None:
-            params = [(*key, query.limit) for key in keys]
-            results = self._gather(self._alerts, params)
+            results = self._gather(self._alerts, [(*key, query.limit) for key in keys])
         else:
             params = [(*key, query.alert_type, query.limit) for key in keys]
             results = self._gather(self._alerts_of_type, params)

@@ -1,15 +1,14 @@
 """Dashboard fixtures: a real Cassandra (FLEET_IT_*), a throw-away keyspace seeded through the
 ETL, a read-only console role, and the FLEET_* environment the dashboard reads.
 
-Same variables as app/tests/integration: FLEET_IT_CONTACT_POINTS and FLEET_IT_LOCAL_DC
-(optional FLEET_IT_USERNAME, FLEET_IT_PASSWORD, FLEET_IT_REPLICATION). Without them every
-``@pytest.mark.integration`` test here is skipped with that reason. The keyspace and the role
-are dropped at the end of the session.
+Same variables as app/tests/integration, whose helpers are reused: FLEET_IT_CONTACT_POINTS and
+FLEET_IT_LOCAL_DC (optional FLEET_IT_USERNAME, FLEET_IT_PASSWORD, FLEET_IT_REPLICATION).
+Without them every ``@pytest.mark.integration`` test here is skipped with that reason. The
+keyspace and the role are dropped at the end of the session.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -26,26 +25,15 @@ from fleet.model import TelemetryPoint
 from fleet.schema import apply_schema
 from fleet.transform import evaluate_alerts
 
-CONTACT_POINTS = os.environ.get("FLEET_IT_CONTACT_POINTS", "")
-LOCAL_DC = os.environ.get("FLEET_IT_LOCAL_DC", "")
-SKIP_REASON = (
-    "dashboard integration tests need a real Cassandra: set FLEET_IT_CONTACT_POINTS and "
-    "FLEET_IT_LOCAL_DC (optional FLEET_IT_USERNAME, FLEET_IT_PASSWORD, FLEET_IT_REPLICATION)"
-)
+# The integration suite's FLEET_IT_* handling: its environment, and its hook that skips every
+# @pytest.mark.integration test, with the reason, when no cluster is set (needed here too when
+# only this folder is collected). app/tests is on sys.path: its conftest has no __init__.py.
+from integration.conftest import it_environment, pytest_collection_modifyitems  # noqa: F401
 
 FLEETS = ("FLEET_PARIS", "FLEET_LYON")
-DEVICES_PER_FLEET = 12
+DEVICES_PER_FLEET = 10
 READINGS_PER_DEVICE = 130  # 10 s apart: 3 pages of 50 on the Devices page
 CONSOLE_PASSWORD = "console-it-pw"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if CONTACT_POINTS and LOCAL_DC:
-        return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
-    for item in items:
-        if item.get_closest_marker("integration"):
-            item.add_marker(skip)
 
 
 @dataclass(frozen=True)
@@ -75,23 +63,17 @@ class Seeded:
 
 
 def dashboard_environment(keyspace: str, console_role: str) -> dict[str, str]:
-    env = {
-        "FLEET_CONTACT_POINTS": CONTACT_POINTS,
-        "FLEET_LOCAL_DC": LOCAL_DC,
-        "FLEET_KEYSPACE": keyspace,
-        "FLEET_REPLICATION": os.environ.get("FLEET_IT_REPLICATION", f"{LOCAL_DC}:1"),
-        "FLEET_FLEETS": ",".join(FLEETS),
-        "FLEET_DEVICES_PER_FLEET": str(DEVICES_PER_FLEET),
-        "FLEET_SEED": "20250616",
-        "FLEET_REQUEST_TIMEOUT": "20",
-        "FLEET_DASHBOARD_MAP_STYLE": "white-bg",  # no tile server: nothing leaves the host
-        "FLEET_CONSOLE_USERNAME": console_role,
-        "FLEET_CONSOLE_PASSWORD": CONSOLE_PASSWORD,
-    }
-    for name in ("USERNAME", "PASSWORD"):
-        value = os.environ.get(f"FLEET_IT_{name}")
-        if value:
-            env[f"FLEET_{name}"] = value
+    """The integration suite's environment, plus the dashboard's settings."""
+    env = it_environment(keyspace)
+    assert tuple(env["FLEET_FLEETS"].split(",")) == FLEETS
+    assert int(env["FLEET_DEVICES_PER_FLEET"]) == DEVICES_PER_FLEET
+    env.update(
+        {
+            "FLEET_DASHBOARD_MAP_STYLE": "white-bg",  # no tile server: nothing leaves the host
+            "FLEET_CONSOLE_USERNAME": console_role,
+            "FLEET_CONSOLE_PASSWORD": CONSOLE_PASSWORD,
+        }
+    )
     return env
 
 

@@ -168,7 +168,7 @@ def test_devices_latest_point_and_real_paging(seeded: Seeded) -> None:
     newest = readings[0]
     shown = metrics(at)
     assert shown["Battery"] == f"{newest.battery_pct} %"
-    assert shown["Speed"] == f"{newest.speed_kmh:.1f} km/h"
+    assert shown["Speed"] == f"{newest.speed_kmh:.0f} km/h"
 
     at.selectbox(key="dv_page_size").set_value(50).run()
     pages = [readings[i : i + 50] for i in range(0, len(readings), 50)]
@@ -220,6 +220,25 @@ def test_console_runs_reads_and_refuses_the_rest(seeded: Seeded) -> None:
     assert "one statement at a time" in at.error[0].value
     run_console(at, "SELECT * FROM no_such_table")
     assert at.error[0].value.startswith("InvalidRequest")
+
+
+def test_console_without_its_own_role_warns_and_uses_the_app_role(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleet.dashboard import state
+
+    monkeypatch.delenv("FLEET_CONSOLE_USERNAME")
+    monkeypatch.delenv("FLEET_CONSOLE_PASSWORD")
+    state.settings.clear()
+    state.console_connection.clear()
+    try:
+        at = open_page("console")
+        assert "uses the application's role" in at.warning[0].value
+        run_console(at, "SELECT count(*) FROM devices_by_fleet WHERE fleet_id = 'FLEET_PARIS'")
+        assert frame(at, "count")["count"].tolist() == [DEVICES_PER_FLEET]
+    finally:
+        state.settings.clear()  # the next test reads the environment again
+        state.console_connection.clear()
 
 
 def test_console_role_is_read_only_in_cassandra_itself(seeded: Seeded) -> None:

@@ -71,6 +71,6 @@ def test_fleet_reads(q: FleetQueries, seeded: Seeded) -> None:
     assert len(q.latest_positions(PARIS)) == DEVICES_PER_FLEET
     state = q.latest_device("LYON-0004")
     newest = max((p for p in seeded.points if p.device_id == "LYON-0004"), key=lambda p: p.ts)
-    assert state is not None and (state.last_ts, state.lat) == (newest.ts, newest.lat)
+    assert state == newest  # the same reading, read back as a TelemetryPoint
     assert q.latest_device("NOBODY-0001") is None
     assert q.degraded == 0  # a healthy node: never the fallback

@@ -31,53 +31,48 @@ def _center(frame: pd.DataFrame) -> dict[str, float]:
     return {"lat": float(frame["lat"].mean()), "lon": float(frame["lon"].mean())}
 
 
-def fleet_map(latest: pd.DataFrame, map_style: str) -> go.Figure:
-    """Latest position of each device, coloured by speed, details on hover."""
+def _speed_map(
+    frame: pd.DataFrame, map_style: str, marker_size: int, **kwargs: object
+) -> go.Figure:
+    """Points of ``frame`` on a map, coloured by speed, framed to fit them."""
     fig = px.scatter_map(
-        latest,
+        frame,
         lat="lat",
         lon="lon",
         color="speed_kmh",
         color_continuous_scale=SPEED_SCALE,
-        range_color=(0, max(130.0, float(latest["speed_kmh"].max() or 0))),
-        hover_name="device_id",
-        hover_data={
-            "model": True,
-            "speed_kmh": ":.1f",
-            "battery_pct": True,
-            "temp_c": ":.1f",
-            "zone": True,
-            "last_ts": True,
-            "lat": ":.5f",
-            "lon": ":.5f",
-        },
+        range_color=(0, max(130.0, float(frame["speed_kmh"].max() or 0))),
         labels={"speed_kmh": "km/h"},
-        zoom=_zoom(latest),
-        center=_center(latest),
+        zoom=_zoom(frame),
+        center=_center(frame),
         map_style=map_style,
         height=MAP_HEIGHT,
+        **kwargs,  # type: ignore[arg-type]
     )
-    fig.update_traces(marker={"size": 9})
+    fig.update_traces(marker={"size": marker_size})
     fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0})
     return fig
 
 
+def fleet_map(latest: pd.DataFrame, map_style: str) -> go.Figure:
+    """Latest position of each device, coloured by speed, details on hover."""
+    hover = {
+        "model": True,
+        "speed_kmh": ":.1f",
+        "battery_pct": True,
+        "temp_c": ":.1f",
+        "zone": True,
+        "last_ts": True,
+        "lat": ":.5f",
+        "lon": ":.5f",
+    }
+    return _speed_map(latest, map_style, 9, hover_name="device_id", hover_data=hover)
+
+
 def trail_map(history: pd.DataFrame, map_style: str) -> go.Figure:
     """A device's path over the day; points coloured by speed, start and end marked."""
-    fig = px.scatter_map(
-        history,
-        lat="lat",
-        lon="lon",
-        color="speed_kmh",
-        color_continuous_scale=SPEED_SCALE,
-        hover_data={"ts": True, "speed_kmh": ":.1f", "battery_pct": True},
-        labels={"speed_kmh": "km/h"},
-        zoom=_zoom(history),
-        center=_center(history),
-        map_style=map_style,
-        height=MAP_HEIGHT,
-    )
-    fig.update_traces(marker={"size": 6})
+    hover = {"ts": True, "speed_kmh": ":.1f", "battery_pct": ":.0f"}
+    fig = _speed_map(history, map_style, 6, hover_data=hover)
     ends = history.iloc[[0, -1]]
     fig.add_trace(
         go.Scattermap(
@@ -91,7 +86,6 @@ def trail_map(history: pd.DataFrame, map_style: str) -> go.Figure:
             showlegend=False,
         )
     )
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0})
     return fig
 
 

@@ -6,23 +6,18 @@ page costs its slowest query, not their sum.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
 
 import pandas as pd
 
-from fleet.queries import AlertQuery, DeviceState, FleetQueries, TelemetryPage
+from fleet.model import TelemetryPoint
+from fleet.queries import AlertQuery, FleetQueries, TelemetryPage
 
-T = TypeVar("T")
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-fetch")
 CRITICAL = "HIGH"
-
-
-def _submit(fn: Callable[..., T], *args: Any) -> Future[T]:
-    return _POOL.submit(fn, *args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +58,7 @@ class AlertsData:
 @dataclass(frozen=True, slots=True)
 class DevicesData:
     devices: pd.DataFrame
-    latest: DeviceState | None
+    latest: TelemetryPoint | None
     page: TelemetryPage | None
 
     @property
@@ -72,7 +67,7 @@ class DevicesData:
 
 
 def fetch_realtime(q: FleetQueries, fleet_id: str, day: date) -> RealtimeData:
-    counts = _submit(q.alert_counts, AlertQuery(fleet_id, (day,), (CRITICAL,)))
+    counts = _POOL.submit(q.alert_counts, AlertQuery(fleet_id, (day,), (CRITICAL,)))
     latest = q.latest_positions(fleet_id)
     return RealtimeData(latest, counts.result()[CRITICAL])
 
@@ -80,15 +75,15 @@ def fetch_realtime(q: FleetQueries, fleet_id: str, day: date) -> RealtimeData:
 def fetch_analytics(
     q: FleetQueries, fleet_id: str, device_id: str, day: date, compare: Sequence[str] = ()
 ) -> AnalyticsData:
-    rollups = _submit(q.hourly_rollups, fleet_id, day)
+    rollups = _POOL.submit(q.hourly_rollups, fleet_id, day)
     others = [d for d in compare if d != device_id]
-    comparison = _submit(q.devices_series, others, day)
+    comparison = _POOL.submit(q.devices_series, others, day)
     history = q.device_series(device_id, day)
     return AnalyticsData(history, comparison.result(), rollups.result())
 
 
 def fetch_alerts(q: FleetQueries, query: AlertQuery) -> AlertsData:
-    counts = _submit(q.alert_counts, query)
+    counts = _POOL.submit(q.alert_counts, query)
     alerts = q.alerts(query)
     return AlertsData(alerts, counts.result())
 
@@ -103,7 +98,7 @@ def fetch_devices(
 ) -> DevicesData:
     if device_id is None:
         return DevicesData(q.devices(fleet_id), None, None)
-    latest = _submit(q.latest_device, device_id)
-    page = _submit(q.device_day_page, device_id, day, page_size, paging_state)
+    latest = _POOL.submit(q.latest_device, device_id)
+    page = _POOL.submit(q.device_day_page, device_id, day, page_size, paging_state)
     devices = q.devices(fleet_id)
     return DevicesData(devices, latest.result(), page.result())

@@ -29,16 +29,9 @@ class DashboardSettings:
     cache_ttl_s: float
     active_minutes: int
     map_style: str
-    console_username: str | None
-    console_password: str | None
+    console_credentials: tuple[str, str] | None  # (role, password); None: the app's role
     console_row_limit: int
     console_timeout_s: float
-
-    @property
-    def console_credentials(self) -> tuple[str, str] | None:
-        if self.console_username is None or self.console_password is None:
-            return None
-        return self.console_username, self.console_password
 
 
 def load_dashboard_settings(
@@ -64,8 +57,7 @@ def load_dashboard_settings(
         cache_ttl_s=r.number("FLEET_DASHBOARD_CACHE_TTL", 60.0, 0.0, 86400.0),
         active_minutes=r.integer("FLEET_DASHBOARD_ACTIVE_MINUTES", 15, 1, 7 * 24 * 60),
         map_style=map_style,
-        console_username=username,
-        console_password=password,
+        console_credentials=(username, password) if username and password else None,
         console_row_limit=r.integer("FLEET_CONSOLE_ROW_LIMIT", 500, 1, 10_000),
         console_timeout_s=r.number("FLEET_CONSOLE_TIMEOUT", 10.0, 0.5, 300.0),
     )

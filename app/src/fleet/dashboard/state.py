@@ -10,10 +10,10 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import streamlit as st
 
@@ -22,9 +22,10 @@ from fleet.dashboard import fetch
 from fleet.dashboard.settings import DashboardSettings, load_dashboard_settings
 from fleet.queries import AlertQuery, FleetQueries
 from fleet.session import Connection, connect
+from fleet.transform import _ID_RE  # the fleet and device ids the ETL accepts
 
+ColumnConfig = dict[str, Any]  # st.dataframe's column_config
 FLEET, DAY, DEVICE, COMPARE = "sel_fleet", "sel_day", "sel_device", "sel_compare"
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # fleet and device ids (transform.py)
 
 
 def utc_today() -> date:
@@ -56,9 +57,10 @@ def console_connection() -> Connection:
     base, dash = settings()
     credentials = dash.console_credentials
     if credentials is None:
-        return connection()
-    conn = connect(replace(base, username=credentials[0], password=credentials[1]))
-    conn.session.set_keyspace(base.keyspace)
+        conn = connection()  # its other statements name their keyspace: USE changes nothing
+    else:
+        conn = connect(replace(base, username=credentials[0], password=credentials[1]))
+    conn.session.set_keyspace(base.keyspace)  # unqualified table names in the console
     return conn
 
 

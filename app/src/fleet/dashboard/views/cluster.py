@@ -9,8 +9,8 @@ from fleet.dashboard import state
 from fleet.dashboard.cluster_info import describe_cluster
 
 
-def _state_color(value: str) -> str:
-    return {"UP": "color: #1a7f37", "DOWN": "color: #d1242f; font-weight: bold"}.get(value, "")
+def _state_color(value: object) -> str:
+    return {"UP": "color: #1a7f37", "DOWN": "color: #d1242f; font-weight: bold"}.get(str(value), "")
 
 
 def render() -> None:
@@ -58,7 +58,8 @@ def render() -> None:
             hide_index=True,
             key="cl_replication",
         )
-    role = dash.console_username or f"{base.username or 'no login'} (application role)"
+    credentials = dash.console_credentials
+    role = credentials[0] if credentials else f"{base.username or 'no login'} (application role)"
     fallback = base.degraded_consistency
     degraded = f", {fallback} when replicas are missing" if fallback else ""
     st.caption(f"Reads at {base.consistency}{degraded} · CQL console role: {role}")

@@ -10,9 +10,10 @@ import streamlit as st
 
 from fleet.dashboard import state
 from fleet.dashboard.paging import PageCursor, first_row_number
+from fleet.dashboard.state import ColumnConfig
 
 PAGE_SIZES = (50, 100, 500, 1000)
-TELEMETRY_COLUMNS = {
+PAGE_COLUMNS: ColumnConfig = {
     "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "lat": st.column_config.NumberColumn("Lat", format="%.5f"),
     "lon": st.column_config.NumberColumn("Lon", format="%.5f"),
@@ -21,6 +22,7 @@ TELEMETRY_COLUMNS = {
     "battery_pct": st.column_config.NumberColumn("Battery (%)", format="%d"),
     "temp_c": st.column_config.NumberColumn("Temp (°C)", format="%.1f"),
     "zone": "Zone",
+    "model": "Model",
 }
 CURSOR = "dv_cursor"
 
@@ -78,12 +80,12 @@ def render() -> None:
     else:
         c1, c2, c3, c4, c5 = st.columns([1.3, 1.2, 1, 1.1, 1.3])
         c1.metric(
-            f"Last reading · {latest.last_ts:%Y-%m-%d}",
-            f"{latest.last_ts:%H:%M:%S}",
+            "Last reading (UTC)",
+            f"{latest.ts:%H:%M:%S}",
             border=True,
-            help="UTC",
+            help=f"{latest.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC",
         )
-        c2.metric("Speed", f"{latest.speed_kmh:.1f} km/h", border=True)
+        c2.metric("Speed", f"{latest.speed_kmh:.0f} km/h", border=True)
         c3.metric("Battery", f"{latest.battery_pct} %", border=True)
         c4.metric("Temperature", f"{latest.temp_c:.1f} °C", border=True)
         c5.metric("Zone", latest.zone, border=True)
@@ -97,7 +99,7 @@ def render() -> None:
     frame = page.frame
     has_next = page.next_state is not None and len(frame) == page_size
     first = first_row_number(cursor, page_size)
-    st.dataframe(frame, column_config=TELEMETRY_COLUMNS, hide_index=True, key="dv_page")
+    st.dataframe(frame, column_config=PAGE_COLUMNS, hide_index=True, key="dv_page")
     c1, c2, c3, c4, c5 = st.columns([1, 1, 2, 2, 2])
     c1.button(
         "◀ Previous",

@@ -12,8 +12,9 @@ import streamlit as st
 
 from fleet.dashboard import charts, state
 from fleet.dashboard.kpi import active_mask, filter_devices, fleet_kpis
+from fleet.dashboard.state import ColumnConfig
 
-TABLE_COLUMNS = {
+TABLE_COLUMNS: ColumnConfig = {
     "device_id": st.column_config.TextColumn("Device"),
     "model": st.column_config.TextColumn("Model"),
     "last_ts": st.column_config.DatetimeColumn("Last reading (UTC)", format="YYYY-MM-DD HH:mm:ss"),
