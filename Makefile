@@ -12,7 +12,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/pyproject.toml | sha256sum | cut -c1-12)
 IMAGE = $$(scripts/build-base-image.sh)
 
-.PHONY: help prereqs host-packages venv cassandra-dist wheels image lab lab-up lab-down \
+.PHONY: help prereqs host-packages venv cassandra-dist wheels app-wheelhouse image lab lab-up lab-down \
         site lint unit integration test molecule molecule-default molecule-multi-dc clean
 
 help:
@@ -38,10 +38,13 @@ cassandra-dist: host-packages
 wheels: venv
 	@scripts/fetch-wheels.sh >/dev/null
 
+app-wheelhouse: venv
+	@scripts/build-app-wheelhouse.sh >/dev/null
+
 image: host-packages
 	@scripts/build-base-image.sh >/dev/null
 
-prereqs: host-packages venv cassandra-dist wheels image
+prereqs: host-packages venv cassandra-dist wheels app-wheelhouse image
 
 lab-up: prereqs
 	FLEET_LAB_IMAGE=$(IMAGE) ansible-playbook playbooks/lab_up.yml

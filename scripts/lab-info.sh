@@ -16,6 +16,7 @@ cat <<INFO
 Fleet Tracing lab is up.
 $ips
 
+  Dashboard     : http://$(ansible-inventory --host app-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["ansible_host"])'):8501/
   Cluster state : ansible -i inventories/lab cass-dc1-1 -b -m command -a '/opt/cassandra/bin/nodetool status'
   CQL (admin)   : podman exec -it cass-dc1-1 cqlsh \$(podman exec cass-dc1-1 hostname -I)
   Remove        : make lab-down

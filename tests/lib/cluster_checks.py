@@ -32,6 +32,13 @@ def hosts(pattern: str) -> list[str]:
     return runner().get_hosts(pattern)
 
 
+def get_host(name: str) -> Any:
+    """A testinfra host for an inventory host of the scenario (outside the per-host fixture)."""
+    import testinfra
+
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory())
+
+
 def host_vars(name: str) -> dict[str, Any]:
     return runner().get_variables(name)
 

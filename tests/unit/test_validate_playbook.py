@@ -84,3 +84,35 @@ def test_missing_vault_secrets_are_refused(tmp_path):
     result = run(tmp_path, GOOD, "unrelated=1")
     assert result.returncode != 0
     assert "Check that the vaulted secrets are readable" in result.stdout
+
+
+WITH_APP = (
+    GOOD
+    + """    fleet_app:
+      hosts:
+        app-1: {fleet_app_local_dc: dc7}
+"""
+)
+APP_SECRETS = (
+    PASSWORD + " vault_fleet_etl_password=another-long-secret"
+    " vault_fleet_dashboard_password=a-third-long-secret"
+)
+
+
+def test_an_app_host_with_an_unknown_dc_is_refused(tmp_path):
+    result = run(tmp_path, WITH_APP, APP_SECRETS)
+    assert result.returncode != 0
+    assert (
+        "app-1: fleet_app_local_dc (dc7) must be one of the Cassandra data centers" in result.stdout
+    )
+
+
+def test_an_app_host_in_a_known_dc_passes(tmp_path):
+    result = run(tmp_path, WITH_APP.replace("dc7", "dc2"), APP_SECRETS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_app_secrets_are_required_when_there_is_an_app_host(tmp_path):
+    result = run(tmp_path, WITH_APP.replace("dc7", "dc2"), PASSWORD)
+    assert result.returncode != 0
+    assert "Missing or shorter than 12 characters in the vault" in result.stdout

@@ -299,6 +299,8 @@ def schema_apply(app: AppContext) -> None:
         f"schema applied: {report.statements} statements on keyspace {settings.keyspace}, "
         "schema agreement reached"
     )
+    # One line a deployment tool can key "changed" on.
+    click.echo(f"created: {', '.join(report.created)}" if report.created else "nothing created")
 
 
 @cli.group()

@@ -157,6 +157,8 @@ def table_columns(cql: str) -> dict[str, dict[str, str]]:
 class SchemaReport:
     statements: int
     warnings: tuple[str, ...]
+    # What did not exist before this run: the keyspace and/or table names.
+    created: tuple[str, ...] = ()
 
 
 def apply_schema(
@@ -164,6 +166,14 @@ def apply_schema(
 ) -> SchemaReport:
     """Create what is missing and wait until every node agrees on the schema version."""
     statements = split_statements(render_schema(keyspace, replication))
+    before = cluster.metadata.keyspaces.get(keyspace)
+    existing_tables = set(before.tables) if before else set()
+    created = ([] if before else [keyspace]) + [
+        name
+        for statement in statements
+        if (match := re.match(rf"CREATE TABLE IF NOT EXISTS {keyspace}\.(\w+)", statement))
+        and (name := match.group(1)) not in existing_tables
+    ]
     for statement in statements:
         session.execute(statement, timeout=60.0)
     if not cluster.control_connection.wait_for_schema_agreement(wait_time=SCHEMA_AGREEMENT_WAIT_S):
@@ -182,4 +192,6 @@ def apply_schema(
             f"{replication}: IF NOT EXISTS left it unchanged; to change it, ALTER KEYSPACE "
             "then repair"
         )
-    return SchemaReport(statements=len(statements), warnings=tuple(warnings))
+    return SchemaReport(
+        statements=len(statements), warnings=tuple(warnings), created=tuple(created)
+    )

@@ -147,6 +147,7 @@ def test_schema_apply_twice(conn: Any) -> None:
     report = apply_schema(conn.cluster, conn.session, s.keyspace, s.replication)
     assert report.statements == 1 + len(TABLES)
     assert report.warnings == ()
+    assert report.created == ()  # the session fixture applied it already: nothing new
     keyspace = conn.cluster.metadata.keyspaces[s.keyspace]
     assert set(keyspace.tables) == {t.name for t in TABLES}
     assert dict(keyspace.replication_strategy.dc_replication_factors) == s.replication

@@ -56,14 +56,7 @@ def test_system_keyspaces_replicate_to_both_dcs(host):
 
 @pytest.fixture(scope="module")
 def dc_hosts():
-    import testinfra
-
-    inv = cc.inventory()
-
-    def get(name: str):
-        return testinfra.get_host(f"ansible://{name}", ansible_inventory=inv)
-
-    return {dc: [get(h) for h in cc.hosts(dc)] for dc in ("dc1", "dc2")}
+    return {dc: [cc.get_host(h) for h in cc.hosts(dc)] for dc in ("dc1", "dc2")}
 
 
 # Runs once (it does not take the per-host `host` fixture): a row written at LOCAL_QUORUM
