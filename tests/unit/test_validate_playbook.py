@@ -116,3 +116,20 @@ def test_app_secrets_are_required_when_there_is_an_app_host(tmp_path):
     result = run(tmp_path, WITH_APP.replace("dc7", "dc2"), PASSWORD)
     assert result.returncode != 0
     assert "Missing or shorter than 12 characters in the vault" in result.stdout
+
+
+def test_a_wrong_vault_password_stops_before_any_host_is_touched(tmp_path):
+    wrong = tmp_path / "wrong-vault-password"
+    wrong.write_text("not-the-lab-password\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(wrong)
+    cmd = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(ROOT / "inventories" / "lab"),
+        str(PLAYBOOK),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert result.returncode != 0
+    assert "Decryption failed" in result.stdout + result.stderr
+    assert "unreachable=0" in result.stdout or "PLAY RECAP" not in result.stdout
