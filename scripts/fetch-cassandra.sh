@@ -11,10 +11,10 @@
 # Prints the tarball path. Cached under $FLEET_CACHE/cassandra (default ~/.cache/fleet-tracing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-defaults="$here/roles/cassandra/defaults/main.yml"
-version=$(sed -n 's/^cassandra_version: *"\{0,1\}\([^" ]*\)"\{0,1\}.*/\1/p' "$defaults")
-pinned=$(sed -n 's/^cassandra_tarball_sha256: *"\{0,1\}\([0-9a-f]*\)"\{0,1\}.*/\1/p' "$defaults")
-[ -n "$version" ] || { echo "cassandra_version not found in $defaults" >&2; exit 1; }
+. "$here/scripts/cassandra-defaults.sh"
+version=$(cassandra_default cassandra_version)
+pinned=$(cassandra_default cassandra_tarball_sha256)
+[ -n "$version" ] || { echo "cassandra_version not found in roles/cassandra/defaults/main.yml" >&2; exit 1; }
 cache="${FLEET_CACHE:-$HOME/.cache/fleet-tracing}/cassandra"
 name="apache-cassandra-${version}"
 tarball="$cache/${name}-mvn.tar"

@@ -3,7 +3,8 @@
 # controller cache, keyed by version. Hosts run Debian bookworm's CPython 3.11 on x86_64.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-version=$(sed -n 's/^cassandra_cqlsh_version: *"\{0,1\}\([^" ]*\)"\{0,1\}.*/\1/p' "$here/roles/cassandra/defaults/main.yml")
+. "$here/scripts/cassandra-defaults.sh"
+version=$(cassandra_default cassandra_cqlsh_version)
 dest="${FLEET_CACHE:-$HOME/.cache/fleet-tracing}/wheels/cqlsh-${version}"
 if [ -f "$dest/.complete" ]; then echo "$dest"; exit 0; fi
 mkdir -p "$dest"
