@@ -13,13 +13,13 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/pyproject.toml 
 IMAGE = $$(scripts/build-base-image.sh)
 
 .PHONY: help prereqs host-packages venv cassandra-dist wheels app-wheelhouse image lab lab-up lab-down \
-        site lint unit integration test molecule molecule-default molecule-multi-dc clean
+        site lint vagrant-validate unit integration test molecule molecule-default molecule-multi-dc clean
 
 help:
 	@echo "make lab        build the lab hosts and deploy the platform (prints how to reach it)"
 	@echo "make lab-down   remove the lab hosts"
 	@echo "make test       lint + unit tests + Molecule scenarios (what CI runs)"
-	@echo "make lint | unit | integration | molecule-default | molecule-multi-dc"
+	@echo "make lint | vagrant-validate | unit | integration | molecule-default | molecule-multi-dc"
 
 host-packages:
 	@scripts/install-host-packages.sh
@@ -66,6 +66,13 @@ lint: venv
 	ruff check roles molecule tests app
 	ruff format --check roles molecule tests app
 
+# vagrant/Vagrantfile with Debian's vagrant, offline: no box, no hypervisor. --ignore-provider skips
+# the VirtualBox/libvirt blocks (checking them needs that provider installed); tests/unit/test_vagrant.py
+# checks their values against the inventory. Vagrant's own state goes to the cache, not the clone.
+vagrant-validate: host-packages
+	cd vagrant && VAGRANT_HOME=$(FLEET_CACHE)/vagrant/home VAGRANT_DOTFILE_PATH=$(FLEET_CACHE)/vagrant/validate \
+	  VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1 vagrant validate --ignore-provider
+
 unit: venv
 	pytest -q tests/unit app/tests/unit app/tests/dashboard
 
@@ -86,4 +93,4 @@ molecule-multi-dc: prereqs
 
 molecule: molecule-default molecule-multi-dc
 
-test: prereqs lint unit integration molecule
+test: prereqs lint vagrant-validate unit integration molecule

@@ -2,7 +2,9 @@
 # Install the Debian packages the controller needs (idempotent: apt runs only when one is missing).
 set -euo pipefail
 packages=(podman runc netavark aardvark-dns debootstrap iptables nftables uidmap
-          maven openjdk-17-jre-headless python3-venv rsync chromium)
+          maven openjdk-17-jre-headless python3-venv rsync chromium
+          vagrant                                                        # make vagrant-validate
+          pandoc weasyprint graphviz fonts-dejavu-core poppler-utils)    # make report
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
