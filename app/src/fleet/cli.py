@@ -40,6 +40,7 @@ from fleet.etl import (
 from fleet.generator import generate_history
 from fleet.metrics import render_summary, to_json
 from fleet.plan import WriteMode
+from fleet.probe import parse_levels, render_verify, run_probe, verify
 from fleet.schema import SchemaError, apply_schema, render_schema
 from fleet.writer import Connection, ConnectionCheckError
 
@@ -343,6 +344,11 @@ def etl_batch(
     show_default=True,
     help="Seconds between rollup recomputations.",
 )
+@click.option(
+    "--stats-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rewrite this JSON file with the counters so far after every tick.",
+)
 @etl_options
 @pass_app
 @handle_errors
@@ -351,10 +357,12 @@ def etl_stream(
     interval: float,
     ticks: int | None,
     rollup_every: float,
+    stats_file: Path | None,
     options: EtlOptions,
     as_json: bool,
 ) -> None:
     """Real-time feed: one reading per device per tick."""
+    options.stats_file = stats_file
 
     result = _run_etl(
         app, options, lambda conn: run_stream(conn, interval, ticks, options, rollup_every)
@@ -532,6 +540,101 @@ def bench_dashboard(
     else:
         click.echo(render_timings(timings, budget_ms))
     if any(t.p95_ms >= budget_ms for t in timings):
+        raise SystemExit(EXIT_FAILED)
+
+
+@cli.group()
+def probe() -> None:
+    """Drill probe: sequence-numbered writes at chosen consistency levels, and their check."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM (systemctl stop) or Ctrl-C: stop sending, wait for what is in flight."""
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _levels(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    try:
+        return parse_levels(level for item in value for level in item.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@probe.command("write")
+@click.option("--run-id", required=True, help="Names this drill's rows (partition key).")
+@click.option(
+    "--cl",
+    "levels",
+    multiple=True,
+    default=("LOCAL_ONE", "LOCAL_QUORUM", "QUORUM", "EACH_QUORUM"),
+    show_default=True,
+    callback=_levels,
+    help="Consistency level to write at (repeatable or comma separated).",
+)
+@click.option("--interval", type=click.FloatRange(0.01), default=0.5, show_default=True)
+@click.option("--duration", type=click.FloatRange(0.1), help="Seconds (default: until SIGTERM).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Acks file: one JSON line per attempt (appended).",
+)
+@pass_app
+@handle_errors
+def probe_write(
+    app: AppContext,
+    run_id: str,
+    levels: tuple[str, ...],
+    interval: float,
+    duration: float | None,
+    out: Path,
+) -> None:
+    """Write one row per level every INTERVAL seconds, without retries, until stopped."""
+    with stop_on_signals() as stop:
+        counts = run_probe(app.settings(), run_id, levels, interval, out, stop, duration)
+    for level, count in counts.items():
+        click.echo(f"{level}: {count['acked']} acked, {count['failed']} failed")
+
+
+@probe.command("verify")
+@click.option("--run-id", required=True)
+@click.option("--acks", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--dc",
+    "datacenters",
+    multiple=True,
+    required=True,
+    help="Read back at LOCAL_QUORUM through this data center (repeatable).",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also save JSON.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def probe_verify(
+    app: AppContext,
+    run_id: str,
+    acks: Path,
+    datacenters: tuple[str, ...],
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Read every probe row back per DC; exit 1 if an acknowledged write is missing."""
+    report = verify(app.settings(), run_id, acks, datacenters)
+    if out is not None:
+        out.write_text(to_json(report) + "\n", encoding="utf-8")
+    click.echo(to_json(report) if as_json else render_verify(report))
+    if report["lost_total"]:
         raise SystemExit(EXIT_FAILED)
 
 

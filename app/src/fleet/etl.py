@@ -23,7 +23,7 @@ from fleet.csv_source import (
     read_points,
 )
 from fleet.generator import FleetSimulator, fleet_devices, generate_history
-from fleet.metrics import Metrics, ProgressReporter
+from fleet.metrics import Metrics, ProgressReporter, write_stats
 from fleet.model import Device, TelemetryPoint
 from fleet.plan import Mutation, WriteMode, WritePlanner, rollup_mutation
 from fleet.schema import DEVICES, ROLLUPS
@@ -44,6 +44,7 @@ class EtlOptions:
     progress_out: TextIO | None = None
     failed_out: Path | None = None
     stop: threading.Event | None = None  # set: stop reading input, finish what is in flight
+    stats_file: Path | None = None  # stream: counters so far, rewritten after every tick
 
 
 @dataclass
@@ -200,7 +201,12 @@ def run_stream(
             )
             next_due = clock()
         run.pipeline.pump(deadline=next_due, stop=stop)
-    return run.finish()
+        if options.stats_file is not None:
+            write_stats(options.stats_file, run.metrics, run.pipeline.in_flight)
+    result = run.finish()
+    if options.stats_file is not None:
+        write_stats(options.stats_file, run.metrics)
+    return result
 
 
 def run_import(

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 PERCENTILES = (50.0, 95.0, 99.0)
@@ -152,3 +154,11 @@ def render_summary(summary: dict[str, Any]) -> str:
 
 def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, sort_keys=False)
+
+
+def write_stats(path: Path, metrics: Metrics, in_flight: int = 0) -> None:
+    """Replace ``path`` atomically with the run's counters so far (read by the drills)."""
+    data = {**metrics.summary(), "in_flight": in_flight, "updated_at": time.time()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(to_json(data) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -104,6 +104,7 @@ ROLLUPS = TableSpec(
     ("fleet_id", "day"),
     True,
 )
+# The tables the ETL writes.
 TABLES: tuple[TableSpec, ...] = (
     DEVICES,
     LATEST_BY_DEVICE,
@@ -113,6 +114,12 @@ TABLES: tuple[TableSpec, ...] = (
     ALERTS,
     ROLLUPS,
 )
+# Not written by the ETL: the drill probe's table (fleet.probe).
+DRILL_PROBE = TableSpec(
+    "drill_probe", ("run_id", "consistency", "seq", "written_at"), ("run_id", "consistency")
+)
+# Every table schema.cql creates.
+ALL_TABLES: tuple[TableSpec, ...] = (*TABLES, DRILL_PROBE)
 
 
 def schema_template() -> str:

@@ -20,7 +20,7 @@ from fleet.etl import EtlOptions, EtlRun, bench_table, run_batch, run_bench, run
 from fleet.generator import fleet_devices, generate_history
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode
-from fleet.schema import TABLES, apply_schema, fleet_bucket
+from fleet.schema import ALL_TABLES, apply_schema, fleet_bucket
 from fleet.transform import (
     RollupKey,
     compute_hourly_rollup,
@@ -145,11 +145,11 @@ def assert_alerts_and_rollups(conn: Any, points: list[TelemetryPoint]) -> None:
 def test_schema_apply_twice(conn: Any) -> None:
     s = conn.settings
     report = apply_schema(conn.cluster, conn.session, s.keyspace, s.replication)
-    assert report.statements == 1 + len(TABLES)
+    assert report.statements == 1 + len(ALL_TABLES)
     assert report.warnings == ()
     assert report.created == ()  # the session fixture applied it already: nothing new
     keyspace = conn.cluster.metadata.keyspaces[s.keyspace]
-    assert set(keyspace.tables) == {t.name for t in TABLES}
+    assert set(keyspace.tables) == {t.name for t in ALL_TABLES}
     assert dict(keyspace.replication_strategy.dc_replication_factors) == s.replication
     options = keyspace.tables["telemetry_by_device_day"].options
     assert options["default_time_to_live"] == 30 * 86400
@@ -324,3 +324,42 @@ def test_cli_end_to_end(it_env: dict[str, str], conn: Any) -> None:
     check = runner.invoke(cli, ["check", "--json"], env=env)
     assert check.exit_code == 0
     assert json.loads(check.stdout)["replication"] == conn.settings.replication
+
+
+def test_probe_writes_then_proves_nothing_acknowledged_was_lost(
+    it_env: dict[str, str], conn: Any, tmp_path: Path
+) -> None:
+    acks, out, dc = tmp_path / "acks.jsonl", tmp_path / "verify.json", conn.settings.local_dc
+    runner = CliRunner()
+    levels = "LOCAL_ONE,LOCAL_QUORUM,QUORUM,EACH_QUORUM"
+    write = runner.invoke(
+        cli,
+        [
+            *("probe", "write", "--run-id", "it-1", "--cl", levels),
+            *("--interval", "0.05", "--duration", "1", "--out", str(acks)),
+        ],
+        env=it_env,
+    )
+    assert write.exit_code == 0, write.output
+    lines = acks.read_text(encoding="utf-8").splitlines()
+    sent = len(lines) // 4
+    assert sent >= 5 and len(lines) == 4 * sent
+    assert f"LOCAL_QUORUM: {sent} acked, 0 failed" in write.output
+
+    args = ["probe", "verify", "--run-id", "it-1", "--acks", str(acks), "--dc", dc]
+    verified = runner.invoke(cli, [*args, "--out", str(out)], env=it_env)
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["lost_total"] == 0
+    for level in levels.split(","):
+        assert report["levels"][level]["acked"] == sent
+        assert report["read_back"][dc][level]["found"] == sent
+
+    # A row missing from the table is reported as lost, and the command fails.
+    conn.session.execute(
+        f"DELETE FROM {conn.settings.keyspace}.drill_probe "
+        "WHERE run_id = 'it-1' AND consistency = 'QUORUM' AND seq = 2"
+    )
+    again = runner.invoke(cli, args, env=it_env)
+    assert again.exit_code == 1
+    assert "lost acknowledged writes: 1" in again.output

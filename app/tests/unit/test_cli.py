@@ -171,7 +171,7 @@ def test_etl_batch_failures_exit_1_and_are_saved(memory_cluster: Any, tmp_path: 
 
 
 def test_etl_import_and_stream(memory_cluster: Any, tmp_path: Path) -> None:
-    rejects = tmp_path / "rejects.csv"
+    rejects, stats = tmp_path / "rejects.csv", tmp_path / "stats.json"
     code, stdout, err = invoke(
         "etl",
         "import",
@@ -197,10 +197,15 @@ def test_etl_import_and_stream(memory_cluster: Any, tmp_path: Path) -> None:
         "2",
         "--progress",
         "0",
+        "--stats-file",
+        str(stats),
         **{**ENV, "FLEET_FLEETS": "FLEET_NANTES"},
     )
     assert code == 0, err
     assert "6/6 records written, 0 failed" in stdout
+    counters = json.loads(stats.read_text(encoding="utf-8"))
+    assert (counters["records_written"], counters["records_failed"]) == (6, 0)
+    assert counters["in_flight"] == 0 and counters["updated_at"] > 0
 
 
 def test_bench_and_rollup(memory_cluster: Any) -> None:

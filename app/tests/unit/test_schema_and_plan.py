@@ -11,11 +11,11 @@ from fleet.model import Device, TelemetryPoint, to_micros
 from fleet.plan import Mutation, WriteMode, WritePlanner, group_requests
 from fleet.schema import (
     ALERTS,
+    ALL_TABLES,
     DEVICES,
     LATEST_BY_DEVICE,
     LATEST_BY_FLEET,
     SHARDS_PER_HOUR,
-    TABLES,
     TELEMETRY_BY_DEVICE,
     TELEMETRY_BY_FLEET,
     SchemaError,
@@ -42,7 +42,7 @@ def test_render_uses_keyspace_and_replication() -> None:
         "CREATE KEYSPACE IF NOT EXISTS fleet_it_ab12 WITH replication = "
         "{'class': 'NetworkTopologyStrategy', 'dc1': 1} AND durable_writes = true"
     )
-    assert len(statements) == 1 + len(TABLES)
+    assert len(statements) == 1 + len(ALL_TABLES)
     assert all(" IF NOT EXISTS fleet_it_ab12" in s for s in statements)
     assert "'dc1': 2, 'dc2': 2" in render_schema("fleet_iot", {"dc1": 2, "dc2": 2})
     with pytest.raises(SchemaError):
@@ -71,8 +71,8 @@ def test_table_options() -> None:
 def test_write_layout_matches_the_ddl() -> None:
     cql = render_schema("fleet_iot", {"dc1": 2})
     columns = table_columns(cql)
-    assert set(columns) == {t.name for t in TABLES}
-    for spec in TABLES:
+    assert set(columns) == {t.name for t in ALL_TABLES}
+    for spec in ALL_TABLES:
         assert set(spec.columns) == set(columns[spec.name]), spec.name
         key = re.search(r"PRIMARY KEY \(\(([^)]*)\)", _table(cql, spec.name))
         partition = key.group(1) if key else spec.columns[0]
