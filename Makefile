@@ -13,13 +13,15 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/pyproject.toml 
 IMAGE = $$(scripts/build-base-image.sh)
 
 .PHONY: help prereqs host-packages venv cassandra-dist wheels app-wheelhouse image lab lab-up lab-down \
-        site lint vagrant-validate unit integration test molecule molecule-default molecule-multi-dc clean
+        site lint vagrant-validate unit integration test molecule molecule-default molecule-multi-dc \
+        report clean
 
 help:
 	@echo "make lab        build the lab hosts and deploy the platform (prints how to reach it)"
 	@echo "make lab-down   remove the lab hosts"
 	@echo "make test       lint + unit tests + Molecule scenarios (what CI runs)"
 	@echo "make lint | vagrant-validate | unit | integration | molecule-default | molecule-multi-dc"
+	@echo "make report     render docs/report.md to docs/report.pdf"
 
 host-packages:
 	@scripts/install-host-packages.sh
@@ -94,3 +96,7 @@ molecule-multi-dc: prereqs
 molecule: molecule-default molecule-multi-dc
 
 test: prereqs lint vagrant-validate unit integration molecule
+
+# docs/report.md -> docs/report.pdf (pandoc, Graphviz for its Mermaid diagrams, WeasyPrint).
+report: host-packages
+	@scripts/build-report.sh
