@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 import pytest
-from ansible_run import ROOT
+from ansible_run import ROOT, run_ansible
 
 DOCS = ROOT / "docs"
 MODELING = (DOCS / "cassandra-modeling.md").read_text()
@@ -223,3 +223,19 @@ def test_the_converter_keeps_nodes_clusters_and_edges():
 def test_the_converter_refuses_what_it_does_not_draw(source):
     with pytest.raises(mermaid2dot.MermaidError):
         mermaid2dot.parse(source)
+
+
+@pytest.mark.parametrize(
+    ("doc", "inventory"),
+    [
+        ("docs/architecture.md", "inventories/lab"),
+        ("inventories/production.example/README.md", "inventories/production.example"),
+    ],
+)
+def test_the_inventory_graphs_shown_are_ansibles(doc, inventory):
+    command = f"$ .venv/bin/ansible-inventory -i {inventory} --graph\n"
+    text = (ROOT / doc).read_text()
+    shown = text.split(command, 1)[1].split("```", 1)[0]
+    result = run_ansible("ansible-inventory", "-i", inventory, "--graph")
+    assert result.returncode == 0, result.stderr
+    assert shown == result.stdout
