@@ -90,3 +90,17 @@ def test_keyspaces_needing_alteration():
         KEYSPACES, ["system_auth", "system_distributed", "system_traces"], wanted
     )
     assert todo == ["system_distributed", "system_traces"]
+
+
+COMPACTIONSTATS = """concurrent compactors            2          
+pending tasks                    7          
+compactions completed            5          
+data compacted                   144165     
+compaction throughput (MiB/s)    64.0       
+"""
+
+
+def test_pending_compactions_from_5_0_compactionstats() -> None:
+    assert cf.cassandra_pending_compactions(COMPACTIONSTATS) == 7
+    assert cf.cassandra_pending_compactions("pending tasks: 3\n") == 3  # 4.x layout
+    assert cf.cassandra_pending_compactions("error: JMX refused\n") == -1

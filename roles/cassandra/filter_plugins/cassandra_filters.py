@@ -85,6 +85,12 @@ def cassandra_keyspace_replication(text: str) -> dict[str, dict[str, str]]:
     return result
 
 
+def cassandra_pending_compactions(text: str) -> int:
+    """`pending tasks: N` of `nodetool compactionstats` (-1 when the line is missing)."""
+    match = re.search(r"^pending tasks:?\s+(\d+)", text, re.MULTILINE)
+    return int(match.group(1)) if match else -1
+
+
 def _normalise(replication: dict[str, object]) -> dict[str, str]:
     out = {str(k): str(v) for k, v in replication.items()}
     out["class"] = out.get("class", "").rsplit(".", 1)[-1]
@@ -110,4 +116,5 @@ class FilterModule:
             "cassandra_describecluster": cassandra_describecluster,
             "cassandra_keyspace_replication": cassandra_keyspace_replication,
             "cassandra_keyspaces_needing": cassandra_keyspaces_needing,
+            "cassandra_pending_compactions": cassandra_pending_compactions,
         }

@@ -1,0 +1,128 @@
+"""The drills' pure logic: which levels survive a fault, counters, env files, the report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "drill" / "filter_plugins"
+sys.path.insert(0, str(PLUGINS))
+
+import drill_filters as df
+
+LEVELS = ["ANY", "ONE", "LOCAL_ONE", "LOCAL_QUORUM", "QUORUM", "EACH_QUORUM", "ALL"]
+RF = {"dc1": 2, "dc2": 2}
+
+
+def _survivors(down: dict[str, int], local: str = "dc1") -> list[str]:
+    expected = df.drill_expected_levels(LEVELS, RF, down, local)
+    return [level for level, ok in expected.items() if ok]
+
+
+def test_one_node_down_in_the_local_dc() -> None:
+    # RF 2 in dc1: LOCAL_QUORUM needs both local replicas; QUORUM needs 3 of 4.
+    assert _survivors({"dc1": 1}) == ["ANY", "ONE", "LOCAL_ONE", "QUORUM"]
+
+
+def test_one_node_down_in_the_remote_dc() -> None:
+    assert _survivors({"dc2": 1}) == ["ANY", "ONE", "LOCAL_ONE", "LOCAL_QUORUM", "QUORUM"]
+
+
+def test_remote_dc_down_or_partitioned() -> None:
+    assert _survivors({"dc2": 2}) == ["ANY", "ONE", "LOCAL_ONE", "LOCAL_QUORUM"]
+    # More nodes down than replicas count as every replica down, never negative.
+    assert _survivors({"dc2": 5}) == ["ANY", "ONE", "LOCAL_ONE", "LOCAL_QUORUM"]
+
+
+def test_nothing_down_everything_survives_and_unknown_levels_are_refused() -> None:
+    assert _survivors({}) == LEVELS
+    try:
+        df.drill_expected_levels(["SERIAL"], RF, {}, "dc1")
+    except ValueError as exc:
+        assert "SERIAL" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("SERIAL accepted")
+
+
+def test_counter_delta_and_env_parsing() -> None:
+    before = {"records_written": 10, "records_failed": 1, "degraded_writes": 0}
+    after = {"records_written": 60, "records_failed": 1, "degraded_writes": 7, "retries": 9}
+    assert df.drill_counter_delta(after, before) == {
+        "records_written": 50,
+        "records_failed": 0,
+        "degraded_writes": 7,
+        "retries": 9,
+        "requests": 0,
+    }
+    env = "# managed\nFLEET_LOCAL_DC=dc1\n\nFLEET_FLEETS=FLEET_PARIS,FLEET_LYON\n"
+    assert df.drill_env(env) == {"FLEET_LOCAL_DC": "dc1", "FLEET_FLEETS": "FLEET_PARIS,FLEET_LYON"}
+
+
+def _data(lost: int = 0, quorum_failed: int = 12, etl_failed: int = 0) -> dict:
+    def level(failed: int) -> dict:
+        return {"attempted": 100, "acked": 100 - failed, "failed": failed, "errors": {}}
+
+    events = [
+        ("probe writing", 100.0),
+        ("fault injected (stop)", 110.0),
+        ("fault seen by every surviving node", 112.5),
+        ("fault removed", 140.0),
+        ("affected nodes UN", 175.0),
+        ("hints delivered", 180.0),
+        ("repair done", 195.0),
+    ]
+    return {
+        "plan": {
+            "scope": "dc",
+            "run_id": "r",
+            "fault": "stop",
+            "targets": ["n3", "n4"],
+            "target_dcs": ["dc2"],
+        },
+        "events": [{"event": e, "t": t} for e, t in events],
+        "expected": {"LOCAL_QUORUM": True, "QUORUM": False},
+        "etl_expected": {"LOCAL_QUORUM": True},
+        "etl_policy": "LOCAL_QUORUM then LOCAL_ONE",
+        "etl_before": {"records_written": 0, "records_failed": 0},
+        "etl_after": {"records_written": 500, "records_failed": etl_failed},
+        "dashboard": {"during": {"health": "ok", "pages_ok": True, "slowest_p95_ms": 40.0}},
+        "probe": {
+            "lost_total": lost,
+            "datacenters": ["dc1", "dc2"],
+            "levels": {"LOCAL_QUORUM": level(0), "QUORUM": level(quorum_failed)},
+        },
+    }
+
+
+def test_report_passes_and_measures_recovery() -> None:
+    report = df.drill_build_report(_data())
+    assert report["ok"], report["checks"]
+    assert report["drill"] == "dc_outage"
+    assert report["recovery"] == {
+        "fault_seen_s": 2.5,
+        "fault_duration_s": 30.0,
+        "restore_to_up_normal_s": 35.0,
+        "restore_to_hints_delivered_s": 40.0,
+        "repair_s": 15.0,
+    }
+    assert report["timeline"][1]["offset_s"] == 10.0
+    assert report["etl"]["records_written"] == 500
+
+
+def test_report_fails_on_a_lost_write_an_etl_failure_or_a_fault_with_no_effect() -> None:
+    def failed(**kwargs: int) -> list[str]:
+        report = df.drill_build_report(_data(**kwargs))
+        assert not report["ok"]
+        return [c["check"] for c in report["checks"] if not c["ok"]]
+
+    assert failed(lost=1) == ["no acknowledged probe write lost"]
+    assert failed(etl_failed=3) == ["ETL lost no write"]
+    assert failed(quorum_failed=0) == ["QUORUM refused writes during the fault"]
+
+
+def test_report_can_record_without_enforcing_level_expectations() -> None:
+    data = {**_data(quorum_failed=0), "fail_on_unexpected": False}
+    report = df.drill_build_report(data)
+    assert report["ok"]
+    unmet = [c for c in report["checks"] if not c["passed"]]
+    assert [c["check"] for c in unmet] == ["QUORUM refused writes during the fault"]
