@@ -120,6 +120,22 @@ def test_report_fails_on_a_lost_write_an_etl_failure_or_a_fault_with_no_effect()
     assert failed(quorum_failed=0) == ["QUORUM refused writes during the fault"]
 
 
+def test_timeouts_at_a_surviving_level_are_reported_not_judged() -> None:
+    data = _data()
+    data["probe"]["levels"]["LOCAL_QUORUM"] = {
+        "attempted": 100,
+        "acked": 98,
+        "failed": 2,
+        "errors": {"WriteTimeout": 2},
+    }
+    report = df.drill_build_report(data)
+    assert report["ok"]
+    check = next(c for c in report["checks"] if c["check"] == "LOCAL_QUORUM survived the fault")
+    assert check["detail"].startswith("0 refused as unavailable, 2 failed in all of 100")
+    data["probe"]["levels"]["LOCAL_QUORUM"]["errors"] = {"Unavailable": 2}
+    assert not df.drill_build_report(data)["ok"]
+
+
 def test_report_can_record_without_enforcing_level_expectations() -> None:
     data = {**_data(quorum_failed=0), "fail_on_unexpected": False}
     report = df.drill_build_report(data)
