@@ -23,7 +23,12 @@ from cassandra.cluster import (
     NoHostAvailable,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, FallthroughRetryPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    FallthroughRetryPolicy,
+    RoundRobinPolicy,
+    TokenAwarePolicy,
+)
 
 from fleet.config import Settings
 
@@ -38,19 +43,31 @@ class ConnectionCheckError(RuntimeError):
 # ----------------------------------------------------------------------------- connection
 
 
-def _profile(local_dc: str, consistency: str, timeout_s: float) -> ExecutionProfile:
+def _profile(
+    local_dc: str, consistency: str, timeout_s: float, watch_every_node: bool = False
+) -> ExecutionProfile:
+    # DC-aware routing ignores the other DCs' nodes: no connection to them, so the driver does
+    # not know whether they are up. A watcher (the dashboard's Cluster page) connects to every
+    # node instead, and sends no query.
+    policy = (
+        RoundRobinPolicy()
+        if watch_every_node
+        else TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc))
+    )
     return ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc)),
+        load_balancing_policy=policy,
         retry_policy=FallthroughRetryPolicy(),
         consistency_level=ConsistencyLevel.name_to_value[consistency],
         request_timeout=timeout_s,
     )
 
 
-def build_cluster(settings: Settings) -> Cluster:
+def build_cluster(settings: Settings, watch_every_node: bool = False) -> Cluster:
     local_dc = settings.require_local_dc()
     profiles = {
-        EXEC_PROFILE_DEFAULT: _profile(local_dc, settings.consistency, settings.request_timeout_s)
+        EXEC_PROFILE_DEFAULT: _profile(
+            local_dc, settings.consistency, settings.request_timeout_s, watch_every_node
+        )
     }
     if settings.degraded_consistency:
         profiles[DEGRADED_PROFILE] = _profile(
@@ -147,11 +164,17 @@ class Connection:
         }
 
 
-def connect(settings: Settings, *, require_keyspace: bool = True) -> Connection:
-    """Connect and check everything up front; raise :class:`ConnectionCheckError` otherwise."""
+def connect(
+    settings: Settings, *, require_keyspace: bool = True, watch_every_node: bool = False
+) -> Connection:
+    """Connect and check everything up front; raise :class:`ConnectionCheckError` otherwise.
+
+    ``watch_every_node``: keep a connection to every node of every DC so that each node's
+    up/down state is known (for monitoring; queries should use a DC-aware connection).
+    """
     local_dc = settings.require_local_dc()
     try:
-        cluster = build_cluster(settings)
+        cluster = build_cluster(settings, watch_every_node)
     except UnresolvableContactPoints as exc:
         raise ConnectionCheckError(
             f"cannot resolve any contact point ({', '.join(map(str, settings.contact_points))})"

@@ -1,8 +1,9 @@
 """A tiny Chrome DevTools Protocol driver: headless Chromium, navigate, wait, screenshot.
 
 Only what the end-to-end test needs, over one websocket (``websockets``' sync client). The
-browser resolves no host name but loopback ones (``--host-resolver-rules``), so a page can
-never reach outside the machine (map tiles, fonts, telemetry).
+browser resolves no host name but loopback ones and those it is given
+(``--host-resolver-rules``), so a page can never reach outside the machine or the lab (map
+tiles, fonts, telemetry).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ CHROMIUM_FLAGS = (
     "--no-default-browser-check",
     "--hide-scrollbars",
     "--mute-audio",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )
@@ -52,13 +52,23 @@ def find_chromium() -> str | None:
 class Browser:
     """One headless Chromium with one page; use as a context manager."""
 
-    def __init__(self, executable: str, width: int = 1400, height: int = 1000) -> None:
+    def __init__(
+        self,
+        executable: str,
+        width: int = 1400,
+        height: int = 1000,
+        allow_hosts: tuple[str, ...] = (),
+    ) -> None:
+        """``allow_hosts``: hosts besides loopback the page may reach (a deployed dashboard)."""
+        allowed = ("localhost", "127.0.0.1", *allow_hosts)
+        resolver = "MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {host}" for host in allowed)
         self._profile = tempfile.TemporaryDirectory(prefix="fleet-e2e-chromium-")
         self.width, self.height = width, height
         self._proc = subprocess.Popen(
             [
                 executable,
                 *CHROMIUM_FLAGS,
+                f"--host-resolver-rules={resolver}",
                 f"--user-data-dir={self._profile.name}",
                 f"--window-size={width},{height}",
                 "about:blank",

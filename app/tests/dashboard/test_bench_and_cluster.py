@@ -95,3 +95,23 @@ def test_cluster_problems_missing_keyspace_dc_and_configuration() -> None:
     assert view.problems({"dc1": 1, "dc9": 1}) == ["dc9 has 1 replica(s) configured but no node"]
     assert "FLEET_REPLICATION says" in view.problems({"dc1": 1})[0]
     assert describe_cluster(metadata({"dc1": "1"}, one), "fleet_iot").problems({"dc1": 1}) == []
+
+
+def test_the_cluster_watch_connects_to_every_node_the_query_one_stays_in_its_dc() -> None:
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT
+    from cassandra.policies import DCAwareRoundRobinPolicy, RoundRobinPolicy, TokenAwarePolicy
+
+    from fleet.config import load_settings
+    from fleet.session import build_cluster
+
+    settings = load_settings({"FLEET_LOCAL_DC": "dc1", "FLEET_CONTACT_POINTS": "192.0.2.1"})
+
+    def policy(watch: bool) -> object:
+        cluster = build_cluster(settings, watch_every_node=watch)
+        return cluster.profile_manager.profiles[EXEC_PROFILE_DEFAULT].load_balancing_policy
+
+    assert type(policy(True)) is RoundRobinPolicy  # every node LOCAL: pooled, state known
+    routing = policy(False)
+    assert isinstance(routing, TokenAwarePolicy)
+    assert isinstance(routing._child_policy, DCAwareRoundRobinPolicy)
+    assert routing._child_policy.local_dc == "dc1"

@@ -44,6 +44,13 @@ def connection() -> Connection:
     return connect(settings()[0], require_keyspace=True)
 
 
+@st.cache_resource(show_spinner="Connecting to every node…")
+def cluster_watch() -> Connection:
+    """A connection to every node of every DC, for the Cluster page's up/down states only
+    (the query connection is DC-aware and does not watch the other DCs' nodes)."""
+    return connect(settings()[0], require_keyspace=False, watch_every_node=True)
+
+
 @st.cache_resource(show_spinner=False)
 def queries() -> FleetQueries:
     conn = connection()

@@ -1,5 +1,5 @@
 """Cluster: nodes by data center and rack with their state, and the keyspace's replication,
-from the driver's cluster metadata (kept current by the driver's control connection)."""
+from the driver's cluster metadata, through a connection that watches every node of every DC."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ def _state_color(value: object) -> str:
 
 
 def render() -> None:
-    conn = state.connection()
     base, dash = state.settings()
-    view = describe_cluster(conn.cluster.metadata, base.keyspace)
+    view = describe_cluster(state.cluster_watch().cluster.metadata, base.keyspace)
     st.header("Cluster")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Data centers", len(view.datacenters), border=True)
