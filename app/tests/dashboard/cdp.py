@@ -62,7 +62,10 @@ class Browser:
         """``allow_hosts``: hosts besides loopback the page may reach (a deployed dashboard)."""
         allowed = ("localhost", "127.0.0.1", *allow_hosts)
         resolver = "MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {host}" for host in allowed)
-        self._profile = tempfile.TemporaryDirectory(prefix="fleet-e2e-chromium-")
+        # Chromium's helper processes may still write the profile while it is removed.
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="fleet-e2e-chromium-", ignore_cleanup_errors=True
+        )
         self.width, self.height = width, height
         self._proc = subprocess.Popen(
             [
