@@ -3,13 +3,15 @@
 Connecting is in :mod:`fleet.session`; its names are re-exported here.
 
 Write policy (RF=2 per DC, LOCAL_QUORUM): a quorum of 2 replicas is 2, so one local replica
-down makes writes to its token ranges fail with ``Unavailable``. Such a request is then retried
-once at ``FLEET_DEGRADED_CONSISTENCY`` (e.g. LOCAL_ONE) if set, and counted as a degraded write;
-hints and repair bring the second replica up to date. ``WriteTimeout``, client-side
-``OperationTimedOut`` and overload errors are retried with exponential backoff and jitter, up to
-``FLEET_WRITE_ATTEMPTS`` attempts in all. Every statement is an idempotent upsert, so a retry
-after a timeout (which may have been applied) is safe. Anything else fails at once. Whatever
-happens, each record ends either acknowledged or reported failed with its reason.
+down makes writes to its token ranges fail with ``Unavailable`` once the node is known down, and
+time out (``WriteTimeout``) while it is not yet (a crash, a partition). Such a request is then
+retried at once at ``FLEET_DEGRADED_CONSISTENCY`` (e.g. LOCAL_ONE) if set, and counted as a
+degraded write; hints and repair bring the second replica up to date. Other timeouts, client-side
+``OperationTimedOut``, dropped connections and overload errors are retried with exponential
+backoff and jitter, up to ``FLEET_WRITE_ATTEMPTS`` attempts in all. Every statement is an
+idempotent upsert, so a retry after a timeout (which may have been applied) is safe. Anything
+else fails at once. Whatever happens, each record ends either acknowledged or reported failed
+with its reason.
 
 The driver's own retry policy is disabled (``FallthroughRetryPolicy``): every retry goes
 through this module, so the counts are exact.
@@ -42,6 +44,7 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.connection import ConnectionException
 from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
 
@@ -80,6 +83,7 @@ __all__ = [
 ]
 
 RETRYABLE = (
+    ConnectionException,  # the coordinator's connection died mid-request (e.g. a node crashed)
     WriteTimeout,
     OperationTimedOut,
     WriteFailure,
@@ -334,7 +338,11 @@ class WritePipeline:
         self.metrics.record_error(exc)
         can_retry = request.attempts < self.options.max_attempts
         fallback = self.options.degraded_profile and not request.degraded
-        if can_retry and fallback and isinstance(exc, Unavailable):
+        # Unavailable: the coordinator knows a replica is down. WriteTimeout: a replica did not
+        # answer in time, e.g. one that crashed and is not yet convicted by the failure detector
+        # (the drills measured 10-30 s of these after a kill -9 or a partition). Either way the
+        # idempotent write goes again at once at the degraded level.
+        if can_retry and fallback and isinstance(exc, (Unavailable, WriteTimeout)):
             request.degraded = True
             self.metrics.retries += 1
             self._ready.appendleft(request)

@@ -188,6 +188,33 @@ def test_timeouts_are_retried_with_backoff() -> None:
     assert metrics.degraded_writes == 0
 
 
+def test_a_silent_replica_times_out_then_the_write_degrades() -> None:
+    # After a crash, until the failure detector convicts the node, LOCAL_QUORUM writes time out.
+    def script(_m: tuple[Mutation, ...], profile: str, _attempt: int) -> BaseException | None:
+        if profile == DEGRADED_PROFILE:
+            return None
+        return WriteTimeout("timeout", write_type=0, received_responses=1, required_responses=2)
+
+    session = FakeSession(script)
+    pipeline, _, _ = make_pipeline(session, degraded_profile=DEGRADED_PROFILE)
+    metrics = run(pipeline, readings(30))
+    assert metrics.records_written == 30 and metrics.records_failed == 0
+    assert metrics.degraded_writes == metrics.requests == metrics.retries > 0
+    assert metrics.errors == {"WriteTimeout": metrics.requests}
+
+
+def test_a_dropped_connection_is_retried() -> None:
+    from cassandra.connection import ConnectionShutdown
+
+    def script(_m: tuple[Mutation, ...], _p: str, attempt: int) -> BaseException | None:
+        return ConnectionShutdown("node went away") if attempt == 1 else None
+
+    session = FakeSession(script)
+    pipeline, _, _ = make_pipeline(session, max_attempts=2)
+    metrics = run(pipeline, readings(10))
+    assert metrics.records_written == 10 and metrics.retries == metrics.requests
+
+
 def test_non_retryable_error_fails_only_the_records_concerned() -> None:
     def script(mutations: tuple[Mutation, ...], _p: str, _a: int) -> BaseException | None:
         return InvalidRequest("bad alert") if mutations[0].table is ALERTS else None
