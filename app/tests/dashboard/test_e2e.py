@@ -171,19 +171,27 @@ def test_cluster(browser: Browser, dashboard_url: str) -> None:
     shoot(browser, state, "cluster")
 
 
-def test_console(browser: Browser, dashboard_url: str) -> None:
-    load(browser, f"{dashboard_url}/console", lambda s: s["header"] == "CQL console")
+def run_in_console(browser: Browser, url: str, cql: str) -> dict[str, Any]:
+    """Open the CQL console, type ``cql``, press Run, wait for the result (no error allowed)."""
+    load(browser, f"{url}/console", lambda s: s["header"] == "CQL console")
     browser.evaluate("document.querySelector('textarea').focus()")
-    browser.send(
-        "Input.insertText",
-        text="SELECT device_id, model, last_ts, speed_kmh, battery_pct, zone "
-        "FROM latest_position_by_fleet WHERE fleet_id = 'FLEET_LYON'",
-    )
+    browser.send("Input.insertText", text=cql)
     browser.evaluate(
         "[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Run').click()"
     )
     state = wait_state(browser, lambda s: s["successes"] or s["errors"])
     assert not state["errors"], state["errors"]
+    return state
+
+
+LYON_LATEST = (
+    "SELECT device_id, model, last_ts, speed_kmh, battery_pct, zone "
+    "FROM latest_position_by_fleet WHERE fleet_id = 'FLEET_LYON'"
+)
+
+
+def test_console(browser: Browser, dashboard_url: str) -> None:
+    state = run_in_console(browser, dashboard_url, LYON_LATEST)
     assert state["successes"][0].startswith(f"{DEVICES_PER_FLEET} row(s)")
     assert state["tables"] == 1
     shoot(browser, state, "console")

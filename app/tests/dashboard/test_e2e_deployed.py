@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from .cdp import Browser, find_chromium
-from .test_e2e import load, shoot, wait_state
+from .test_e2e import LYON_LATEST, load, run_in_console, shoot
 
 URL = os.environ.get("FLEET_E2E_URL", "").rstrip("/")
 DEVICES = int(os.environ.get("FLEET_E2E_DEVICES", "25"))  # per fleet (fleet_app_devices_per_fleet)
@@ -74,17 +74,6 @@ def test_cluster_shows_both_dcs_up(browser: Browser) -> None:
 
 
 def test_console_runs_a_read_only_query(browser: Browser) -> None:
-    load(browser, f"{URL}/console", lambda s: s["header"] == "CQL console")
-    browser.evaluate("document.querySelector('textarea').focus()")
-    browser.send(
-        "Input.insertText",
-        text="SELECT device_id, model, last_ts, speed_kmh, battery_pct, zone "
-        "FROM latest_position_by_fleet WHERE fleet_id = 'FLEET_LYON'",
-    )
-    browser.evaluate(
-        "[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Run').click()"
-    )
-    state = wait_state(browser, lambda s: s["successes"] or s["errors"])
-    assert not state["errors"], state["errors"]
+    state = run_in_console(browser, URL, LYON_LATEST)
     assert state["successes"][0].startswith(f"{DEVICES} row(s)")
     shoot(browser, state, "console")
