@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-
 REPORTS = Path(os.environ.get("FLEET_REPORTS_DIR", "/nonexistent"))
 NODES = {"mdc-dc1-1", "mdc-dc1-2", "mdc-dc2-1", "mdc-dc2-2"}
 
