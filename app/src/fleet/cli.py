@@ -96,23 +96,31 @@ def _parse_end(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 
 @contextmanager
-def graceful_stop() -> Iterator[threading.Event]:
-    """First Ctrl-C: stop reading input and finish what is in flight. Second: abort."""
+def graceful_stop(
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT,),
+) -> Iterator[threading.Event]:
+    """First signal (Ctrl-C; SIGTERM too when given): stop reading input and finish what is
+    in flight. Second: abort."""
     stop = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
-            signal.signal(signal.SIGINT, previous)
+            restore()
             raise KeyboardInterrupt
-        click.echo("stopping: finishing in-flight writes (Ctrl-C again to abort)", err=True)
+        click.echo("stopping: finishing in-flight writes (again to abort)", err=True)
         stop.set()
 
-    signal.signal(signal.SIGINT, on_sigint)
+    for sig in signals:
+        signal.signal(sig, on_signal)
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore()
 
 
 def _print_result(result: EtlResult, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -548,20 +556,6 @@ def probe() -> None:
     """Drill probe: sequence-numbered writes at chosen consistency levels, and their check."""
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """SIGTERM (systemctl stop) or Ctrl-C: stop sending, wait for what is in flight."""
-    stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _levels(
     _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
@@ -601,7 +595,7 @@ def probe_write(
     out: Path,
 ) -> None:
     """Write one row per level every INTERVAL seconds, without retries, until stopped."""
-    with stop_on_signals() as stop:
+    with graceful_stop((signal.SIGINT, signal.SIGTERM)) as stop:
         counts = run_probe(app.settings(), run_id, levels, interval, out, stop, duration)
     for level, count in counts.items():
         click.echo(f"{level}: {count['acked']} acked, {count['failed']} failed")

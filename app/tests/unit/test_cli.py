@@ -222,3 +222,17 @@ def test_bench_and_rollup(memory_cluster: Any) -> None:
     code, stdout, err = invoke("rollup", "--day", "2025-06-16", "--json", **ENV)
     assert code == 0, err
     assert json.loads(stdout)["rollups_recomputed"] == 2  # two fleets, hour 08 UTC only
+
+
+def test_graceful_stop_sets_stop_on_the_first_signal_and_aborts_on_the_second() -> None:
+    import signal
+
+    from fleet.cli import graceful_stop
+
+    before = signal.getsignal(signal.SIGTERM)
+    with graceful_stop((signal.SIGINT, signal.SIGTERM)) as stop:
+        os.kill(os.getpid(), signal.SIGTERM)  # what `systemctl stop` sends the probe
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is before
