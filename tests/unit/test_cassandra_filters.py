@@ -104,3 +104,14 @@ def test_pending_compactions_from_5_0_compactionstats() -> None:
     assert cf.cassandra_pending_compactions(COMPACTIONSTATS) == 7
     assert cf.cassandra_pending_compactions("pending tasks: 3\n") == 3  # 4.x layout
     assert cf.cassandra_pending_compactions("error: JMX refused\n") == -1
+
+
+def test_schema_agreed_needs_one_version_and_nothing_unreachable() -> None:
+    assert not cf.cassandra_schema_agreed(DESCRIBE)  # one version, but 10.213.10.12 unreachable
+    agreed = DESCRIBE.replace("\t\tUNREACHABLE: [10.213.10.12]\n", "")
+    assert cf.cassandra_schema_agreed(agreed)
+    split = agreed.replace(
+        "[10.213.10.11, 10.213.10.21]",
+        "[10.213.10.11]\n\t\t11111111-2222-3333-4444-555555555555: [10.213.10.21]",
+    )
+    assert not cf.cassandra_schema_agreed(split)

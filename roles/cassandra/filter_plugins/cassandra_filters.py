@@ -63,6 +63,12 @@ def cassandra_schema_versions(text: str) -> dict[str, list[str]]:
     return versions
 
 
+def cassandra_schema_agreed(text: str) -> bool:
+    """`nodetool describecluster` shows one schema version and no UNREACHABLE node."""
+    versions = cassandra_schema_versions(text)
+    return len(versions) == 1 and "UNREACHABLE" not in versions
+
+
 def cassandra_describecluster(text: str) -> dict[str, str]:
     """Parse the `Cluster Information:` header of `nodetool describecluster`."""
     info: dict[str, str] = {}
@@ -113,6 +119,7 @@ class FilterModule:
         return {
             "cassandra_nodetool_status": cassandra_nodetool_status,
             "cassandra_schema_versions": cassandra_schema_versions,
+            "cassandra_schema_agreed": cassandra_schema_agreed,
             "cassandra_describecluster": cassandra_describecluster,
             "cassandra_keyspace_replication": cassandra_keyspace_replication,
             "cassandra_keyspaces_needing": cassandra_keyspaces_needing,
