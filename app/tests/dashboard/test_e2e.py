@@ -91,13 +91,18 @@ def dashboard_url(seeded: Seeded) -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def open_browser(allow_hosts: tuple[str, ...] = ()) -> Iterator[Browser]:
+    """Headless Chromium for a module's tests (skipped without it); see cdp.Browser."""
     executable = find_chromium()
     if executable is None:
         pytest.skip("no chromium on PATH: apt-get install -y chromium")
-    with Browser(executable) as b:
+    with Browser(executable, allow_hosts=allow_hosts) as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from open_browser()
 
 
 def wait_state(browser: Browser, check: Any, timeout_s: float = 90) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .cdp import Browser, find_chromium
-from .test_e2e import LYON_LATEST, load, run_in_console, shoot
+from .cdp import Browser
+from .test_e2e import LYON_LATEST, load, open_browser, run_in_console, shoot
 
 URL = os.environ.get("FLEET_E2E_URL", "").rstrip("/")
 DEVICES = int(os.environ.get("FLEET_E2E_DEVICES", "25"))  # per fleet (fleet_app_devices_per_fleet)
@@ -31,11 +31,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("no chromium on PATH: apt-get install -y chromium")
-    with Browser(executable, allow_hosts=(urlsplit(URL).hostname or "",)) as b:
-        yield b
+    yield from open_browser(allow_hosts=(urlsplit(URL).hostname or "",))
 
 
 def test_realtime_shows_every_device_of_the_fleet_on_the_map(browser: Browser) -> None:
