@@ -33,7 +33,7 @@ from cassandra.query import SimpleStatement
 from fleet.config import Settings
 from fleet.metrics import percentile
 from fleet.schema import DRILL_PROBE
-from fleet.session import Connection, connect
+from fleet.session import connect
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class ProbeWriter:
 
     def _send(self, seq: int, level: str) -> None:
         if not self._slots.acquire(timeout=30.0):
-            self._record(Attempt(seq, level, self._wall(), False, 0.0, "ProbeBackPressure"))
+            self._done.put(Attempt(seq, level, self._wall(), False, 0.0, "ProbeBackPressure"))
             return
         sent_at, started = self._wall(), self._clock()
         bound = self._insert.bind((self._run_id, level, seq, datetime.fromtimestamp(sent_at, UTC)))
@@ -137,7 +137,7 @@ class ProbeWriter:
             future = self._session.execute_async(bound)
         except Exception as exc:  # e.g. NoHostAvailable raised before sending
             self._slots.release()
-            self._record(Attempt(seq, level, sent_at, False, 0.0, type(exc).__name__))
+            self._done.put(Attempt(seq, level, sent_at, False, 0.0, type(exc).__name__))
             return
 
         def done(_: object, error: BaseException | None = None) -> None:
@@ -147,9 +147,6 @@ class ProbeWriter:
             self._slots.release()
 
         future.add_callbacks(done, lambda exc: done(None, exc))
-
-    def _record(self, attempt: Attempt) -> None:
-        self._done.put(attempt)
 
     def _flush(self) -> None:
         while True:
@@ -299,7 +296,6 @@ def verify(settings: Settings, run_id: str, acks: Path, datacenters: tuple[str, 
         dc_settings = replace(
             settings, local_dc=dc, consistency="LOCAL_QUORUM", degraded_consistency=None
         )
-        conn: Connection
         with connect(dc_settings) as conn:
             stored = {lv: read_back(conn.session, settings.keyspace, run_id, lv) for lv in levels}
         by_dc[dc] = compare(attempts, stored)
