@@ -130,6 +130,7 @@ def _print_result(result: EtlResult, as_json: bool, extra: dict[str, Any] | None
             "ok": result.ok,
             "interrupted": result.interrupted,
             "rollups_recomputed": len(result.rollups),
+            "minutes_recomputed": result.minutes_recomputed,
             "rollup_failures": result.rollup_failures,
             "failures_sample": result.failures,
             "failed_records_file": str(result.failed_file) if result.failed_file else None,
@@ -191,7 +192,9 @@ def etl_options(func: Callable[..., R]) -> Callable[..., R]:
             help="async: one statement per request, FLEET_CONCURRENCY in flight; "
             "batch: UNLOGGED batches grouped by partition.",
         ),
-        click.option("--no-rollups", is_flag=True, help="Do not recompute hourly rollups."),
+        click.option(
+            "--no-rollups", is_flag=True, help="Do not recompute hourly rollups and device minutes."
+        ),
         click.option(
             "--failed-out",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -452,7 +455,7 @@ def bench(
 @pass_app
 @handle_errors
 def rollup(app: AppContext, day: datetime, fleets: tuple[str, ...], as_json: bool) -> None:
-    """Recompute a day's hourly rollups from stored telemetry (idempotent)."""
+    """Recompute a day's hourly rollups and device minutes from stored telemetry (idempotent)."""
 
     settings = app.settings()
     options = EtlOptions(progress_interval_s=0.0)

@@ -24,9 +24,10 @@ from fleet.csv_source import (
 )
 from fleet.generator import FleetSimulator, fleet_devices, generate_history
 from fleet.metrics import Metrics, ProgressReporter, write_stats
+from fleet.minutes import MinuteReader, Span, TouchedSpans
 from fleet.model import Device, TelemetryPoint
-from fleet.plan import Mutation, WriteMode, WritePlanner, rollup_mutation
-from fleet.schema import DEVICES, ROLLUPS
+from fleet.plan import Mutation, WriteMode, WritePlanner, minute_mutation, rollup_mutation
+from fleet.schema import DEVICE_MINUTES, DEVICES, ROLLUPS
 from fleet.transform import HourlyRollup, RollupKey, validate_point
 from fleet.writer import Connection, RollupReader, WritePipeline, make_pipeline
 
@@ -52,6 +53,7 @@ class EtlResult:
     metrics: Metrics
     failures: list[str] = field(default_factory=list)  # the first MAX_LISTED_FAILURES
     rollups: list[HourlyRollup] = field(default_factory=list)
+    minutes_recomputed: int = 0  # rows of device_analytics_by_day submitted
     rollup_failures: list[str] = field(default_factory=list)
     failed_file: Path | None = None
     interrupted: bool = False  # stopped (Ctrl-C) before the input was exhausted
@@ -63,7 +65,7 @@ class EtlResult:
 
 
 class EtlRun:
-    """One run's pipeline and bookkeeping: which hours to roll up, which records failed."""
+    """One run's pipeline and bookkeeping: what to roll up, which records failed."""
 
     def __init__(
         self, conn: Connection, label: str, options: EtlOptions, registry: Iterable[Device] = ()
@@ -72,10 +74,12 @@ class EtlRun:
         self.options = options
         self.metrics = Metrics(label)
         self.planner = WritePlanner(registry)
-        self.touched: set[RollupKey] = set()
+        self.touched: set[RollupKey] = set()  # fleet hours
+        self.spans = TouchedSpans()  # device minutes
         self.result = EtlResult(self.metrics)
         self._failed = LazyCsvFile(options.failed_out, CSV_COLUMNS) if options.failed_out else None
         self._reader: RollupReader | None = None
+        self._minute_reader: MinuteReader | None = None
         self.pipeline: WritePipeline = make_pipeline(
             conn,
             self.metrics,
@@ -89,6 +93,7 @@ class EtlRun:
     def _on_record(self, point: TelemetryPoint, failure: str | None) -> None:
         if failure is None:
             self.touched.add(RollupKey.of(point))
+            self.spans.add(point)
             return
         if len(self.result.failures) < MAX_LISTED_FAILURES:
             self.result.failures.append(f"{point.device_id} {format_ts(point.ts)}: {failure}")
@@ -101,6 +106,9 @@ class EtlRun:
         elif mutation.table is ROLLUPS:
             fleet_id, day, hour = mutation.values[:3]
             self.result.rollup_failures.append(f"{fleet_id} {day} {hour:02d}h: {reason}")
+        elif mutation.table is DEVICE_MINUTES:
+            device_id, day, minute = mutation.values[:3]
+            self.result.rollup_failures.append(f"{device_id} {minute:%Y-%m-%d %H:%M}: {reason}")
 
     def write(self, points: Iterable[TelemetryPoint], *, validate: bool = True) -> None:
         """Submit ``points`` chunk by chunk; invalid ones are counted as rejected."""
@@ -121,8 +129,10 @@ class EtlRun:
                 chunk = []
         self.pipeline.submit_points(chunk)
 
-    def refresh_rollups(self) -> None:
-        """Recompute the hours touched by acknowledged records since the last refresh."""
+    def refresh_rollups(self, spans: Sequence[Span] | None = None) -> None:
+        """Recompute the fleet hours and device minutes touched since the last refresh
+        (or the given ``spans`` of device-days)."""
+        self.refresh_minutes(self.spans.take() if spans is None else spans)
         keys, self.touched = sorted(self.touched), set()
         if self._reader is None:
             self._reader = RollupReader(self.conn.session, self.conn.settings.keyspace)
@@ -139,11 +149,26 @@ class EtlRun:
         self.pipeline.submit_mutations(rollup_mutation(r) for r in rollups)
         self.result.rollups.extend(rollups)
 
-    def finish(self) -> EtlResult:
+    def minute_reader(self) -> MinuteReader:
+        if self._minute_reader is None:
+            self._minute_reader = MinuteReader(self.conn.session, self.conn.settings.keyspace)
+        return self._minute_reader
+
+    def refresh_minutes(self, spans: Sequence[Span]) -> None:
+        recomputed = self.minute_reader().recompute(spans)
+        for span, exc in recomputed.failures:  # reported, and the run ends as failed
+            self.metrics.record_error(exc)
+            self.result.rollup_failures.append(
+                f"{span.device_id} {span.day} minutes: {type(exc).__name__}: {exc}"
+            )
+        self.pipeline.submit_mutations(minute_mutation(m) for m in recomputed.minutes)
+        self.result.minutes_recomputed += len(recomputed.minutes)
+
+    def finish(self, spans: Sequence[Span] | None = None) -> EtlResult:
         self.result.interrupted = bool(self.options.stop and self.options.stop.is_set())
         self.pipeline.drain()
         if self.options.rollups:
-            self.refresh_rollups()
+            self.refresh_rollups(spans)
             self.pipeline.drain()
         self.metrics.finish()
         if self._failed is not None:
@@ -261,10 +286,13 @@ def run_bench(
 def run_rollup(
     conn: Connection, day: date, fleets: Sequence[str], options: EtlOptions
 ) -> EtlResult:
-    """Recompute the 24 hourly rollups of ``day`` for ``fleets`` from stored telemetry."""
+    """Recompute ``day``'s hourly rollups of ``fleets``, and the minutes of their registered
+    devices, from stored telemetry."""
     run = EtlRun(conn, "rollup", replace(options, rollups=True))
     run.touched = {RollupKey(f, day, hour) for f in fleets for hour in range(24)}
-    return run.finish()
+    reader = run.minute_reader()
+    spans = [Span.whole_day(d, day) for f in fleets for d in reader.device_ids(f)]
+    return run.finish(spans)
 
 
 def bench_table(results: Sequence[EtlResult]) -> str:

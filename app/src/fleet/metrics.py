@@ -43,7 +43,7 @@ class Metrics:
     requests: int = 0
     retries: int = 0
     degraded_writes: int = 0
-    rollups_written: int = 0
+    rollups_written: int = 0  # rows of fleet hours and device minutes
     errors: Counter[str] = field(default_factory=Counter)
     latencies_ms: array[float] = field(default_factory=lambda: array("d"))
     started: float = 0.0

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fleet.minutes import DeviceMinute
 from fleet.model import Device, TelemetryPoint, to_micros
 from fleet.schema import (
     ALERTS,
+    DEVICE_MINUTES,
     DEVICES,
     LATEST_BY_DEVICE,
     LATEST_BY_FLEET,
@@ -146,6 +148,10 @@ def rollup_mutation(rollup: HourlyRollup) -> Mutation:
         "alert_count": rollup.alert_count,
     }
     return _mutation(ROLLUPS, row, (), rollup_write_timestamp(rollup))
+
+
+def minute_mutation(minute: DeviceMinute) -> Mutation:
+    return _mutation(DEVICE_MINUTES, minute.row(), (), minute.write_timestamp)
 
 
 def group_requests(

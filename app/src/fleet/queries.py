@@ -25,8 +25,16 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import PreparedStatement
 
+from fleet.minutes import VALUE_COLUMNS
 from fleet.model import TelemetryPoint
-from fleet.schema import ALERTS, DEVICES, LATEST_BY_DEVICE, LATEST_BY_FLEET, ROLLUPS
+from fleet.schema import (
+    ALERTS,
+    DEVICE_MINUTES,
+    DEVICES,
+    LATEST_BY_DEVICE,
+    LATEST_BY_FLEET,
+    ROLLUPS,
+)
 from fleet.schema import TELEMETRY_BY_DEVICE as BY_DEVICE_DAY
 from fleet.transform import SEVERITIES
 
@@ -36,19 +44,8 @@ LATEST_COLUMNS = LATEST_BY_FLEET.columns[1:]  # device_id, last_ts, model, lat, 
 TELEMETRY_COLUMNS = ("ts", *BY_DEVICE_DAY.columns[4:])  # ts, model, lat, lon, ...
 ALERT_COLUMNS = ALERTS.columns[2:]  # severity, ts, device_id, alert_type, value, ...
 ROLLUP_COLUMNS = ROLLUPS.columns[2:]  # hour, points, active_devices, ...
-# A device's day per minute, aggregated by Cassandra (GROUP BY floor(ts, 1m)): 1,440 rows at
-# most instead of 8,640 readings, for charts and trails. Column name -> CQL selector.
-SERIES = {
-    "ts": "floor(ts, 1m)",
-    "lat": "avg(lat)",
-    "lon": "avg(lon)",
-    "speed_kmh": "avg(speed_kmh)",
-    "max_speed_kmh": "max(speed_kmh)",
-    "battery_pct": "avg(CAST(battery_pct AS double))",
-    "temp_c": "avg(temp_c)",
-    "readings": "COUNT(*)",
-}
-SERIES_COLUMNS = tuple(SERIES)
+# A device's day per minute, as the ETL stores it (fleet.minutes): at most 1,440 rows.
+SERIES_COLUMNS = ("ts", *VALUE_COLUMNS)  # ts, lat, lon, speed_kmh, max_speed_kmh, ...
 TIMESTAMP_COLUMNS = frozenset({"ts", "last_ts", "activated_at"})
 
 DAY_FETCH_SIZE = 10_000  # a device-day holds at most 8,640 readings: one round trip
@@ -122,9 +119,7 @@ class FleetQueries:
         )
         self._device_day.fetch_size = DAY_FETCH_SIZE
         self._device_series = select(
-            tuple(SERIES.values()),
-            BY_DEVICE_DAY.name,
-            "WHERE device_id = ? AND day = ? GROUP BY floor(ts, 1m)",
+            ("minute", *VALUE_COLUMNS), DEVICE_MINUTES.name, "WHERE device_id = ? AND day = ?"
         )
         self._device_series.fetch_size = DAY_FETCH_SIZE
         self._alerts = select(ALERT_COLUMNS, ALERTS.name, f"{alert_key} LIMIT ?")
@@ -221,7 +216,8 @@ class FleetQueries:
         return to_frame(rows, TELEMETRY_COLUMNS).iloc[::-1].reset_index(drop=True)
 
     def device_series(self, device_id: str, day: date) -> pd.DataFrame:
-        """A device's day per minute (averages, max speed, readings), oldest first."""
+        """A device's day per minute (averages, max speed, readings), oldest first; as fresh as
+        the ETL's last recomputation (``--rollup-every``, 60 s by default)."""
         return self.devices_series((device_id,), day).drop(columns="device_id")
 
     def devices_series(self, device_ids: Sequence[str], day: date) -> pd.DataFrame:

@@ -104,6 +104,25 @@ ROLLUPS = TableSpec(
     ("fleet_id", "day"),
     True,
 )
+DEVICE_MINUTES = TableSpec(
+    "device_analytics_by_day",
+    (
+        "device_id",
+        "day",
+        "minute",
+        "lat",
+        "lon",
+        "speed_kmh",
+        "max_speed_kmh",
+        "battery_pct",
+        "temp_c",
+        "readings",
+    ),
+    ("device_id", "day"),
+    True,
+)
+# Recomputed from stored readings, never written by a record (fleet.transform, fleet.minutes).
+ROLLUP_TABLES = (ROLLUPS, DEVICE_MINUTES)
 # The tables the ETL writes.
 TABLES: tuple[TableSpec, ...] = (
     DEVICES,
@@ -113,6 +132,7 @@ TABLES: tuple[TableSpec, ...] = (
     TELEMETRY_BY_FLEET,
     ALERTS,
     ROLLUPS,
+    DEVICE_MINUTES,
 )
 # Not written by the ETL: the drill probe's table (fleet.probe).
 DRILL_PROBE = TableSpec(

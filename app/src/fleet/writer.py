@@ -51,7 +51,7 @@ from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStat
 from fleet.metrics import Metrics, ProgressReporter
 from fleet.model import TELEMETRY_FIELDS, TelemetryPoint
 from fleet.plan import MAX_BATCH_STATEMENTS, Mutation, WriteMode, WritePlanner, group_requests
-from fleet.schema import ROLLUPS, TABLES, TELEMETRY_BY_FLEET, buckets_of_hour
+from fleet.schema import ROLLUP_TABLES, TABLES, TELEMETRY_BY_FLEET, buckets_of_hour
 from fleet.session import (  # re-exported: commands and tests import them from here
     CONNECT_TIMEOUT_S,
     DEGRADED_PROFILE,
@@ -332,7 +332,7 @@ class WritePipeline:
                 self.metrics.record_latency(latency_ms)
             if request.degraded:
                 self.metrics.degraded_writes += 1
-            self.metrics.rollups_written += sum(m.table is ROLLUPS for m in request.mutations)
+            self.metrics.rollups_written += sum(m.table in ROLLUP_TABLES for m in request.mutations)
             self._settle(request, None)
             return
         self.metrics.record_error(exc)

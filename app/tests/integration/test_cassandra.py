@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from math import fsum
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from fleet.cli import cli
 from fleet.csv_source import write_points_file
 from fleet.etl import EtlOptions, EtlRun, bench_table, run_batch, run_bench, run_import, run_stream
 from fleet.generator import fleet_devices, generate_history
+from fleet.minutes import Span
 from fleet.model import TelemetryPoint
-from fleet.plan import WriteMode
+from fleet.plan import WriteMode, minute_mutation
 from fleet.schema import ALL_TABLES, apply_schema, fleet_bucket
 from fleet.transform import (
     RollupKey,
@@ -142,6 +144,36 @@ def assert_alerts_and_rollups(conn: Any, points: list[TelemetryPoint]) -> None:
         assert row.written == rollup_write_timestamp(expected)
 
 
+def assert_device_minutes(conn: Any, points: list[TelemetryPoint]) -> None:
+    """device_analytics_by_day holds each minute's aggregate of exactly the stored readings."""
+    by_minute: dict[tuple[str, date], dict[datetime, list[TelemetryPoint]]] = defaultdict(dict)
+    for p in points:
+        minute = p.ts.replace(second=0, microsecond=0)
+        by_minute[(p.device_id, p.day)].setdefault(minute, []).append(p)
+    for (device_id, day), minutes in by_minute.items():
+        stored = rows(
+            conn,
+            "SELECT minute, speed_kmh, max_speed_kmh, battery_pct, readings, "
+            "WRITETIME(readings) AS written FROM {ks}.device_analytics_by_day "
+            "WHERE device_id = %s AND day = %s",
+            device_id,
+            day,
+        )
+        assert [r.minute for r in stored] == [naive(m) for m in sorted(minutes)]
+        for row in stored:
+            readings = minutes[row.minute.replace(tzinfo=UTC)]
+            assert row.readings == len(readings)
+            assert row.max_speed_kmh == max(p.speed_kmh for p in readings)
+            assert row.speed_kmh == pytest.approx(
+                fsum(p.speed_kmh for p in readings) / len(readings)
+            )
+            assert row.battery_pct == pytest.approx(
+                sum(p.battery_pct for p in readings) / len(readings)
+            )
+            minute_us = int(row.minute.replace(tzinfo=UTC).timestamp()) * 1_000_000
+            assert row.written == minute_us + len(readings)
+
+
 def test_schema_apply_twice(conn: Any) -> None:
     s = conn.settings
     report = apply_schema(conn.cluster, conn.session, s.keyspace, s.replication)
@@ -170,11 +202,13 @@ def test_batch_writes_everything_and_replays_idempotently(
     assert (m.records_submitted, m.records_written, m.records_failed) == (3000, 3000, 0)
     assert m.unresolved == 0 and m.records_rejected == 0
     assert len(m.latencies_ms) == m.requests - m.rollups_written  # rollups: no latency sample
-    assert result.rollups and m.rollups_written == len(result.rollups)
+    assert result.rollups and result.minutes_recomputed
+    assert m.rollups_written == len(result.rollups) + result.minutes_recomputed
 
     assert_telemetry_stored(conn, expected)
     assert_latest(conn, expected)
     assert_alerts_and_rollups(conn, expected)
+    assert_device_minutes(conn, expected)
     registry = {d.device_id: d for d in fleet_devices(s.fleets, s.devices_per_fleet, s.seed)}
     for fleet_id in s.fleets:
         devices = rows(conn, "SELECT * FROM {ks}.devices_by_fleet WHERE fleet_id = %s", fleet_id)
@@ -188,6 +222,41 @@ def test_batch_writes_everything_and_replays_idempotently(
     assert replay.ok and replay.metrics.records_written == 3000
     assert_telemetry_stored(conn, expected)
     assert_alerts_and_rollups(conn, expected)
+    assert_device_minutes(conn, expected)
+
+
+def test_a_minute_recomputed_from_fewer_readings_never_replaces_one_from_more(
+    with_fleets: Callable[..., Any],
+) -> None:
+    """A stream refresh that saw part of a minute can land after the whole minute's recompute."""
+    conn = with_fleets("FLEET_LILLE", devices=2)
+    s = conn.settings
+    end = now_ms().replace(second=55, microsecond=0) - timedelta(minutes=5)
+    points = list(generate_history(s.fleets, s.devices_per_fleet, s.seed, 24, end, 10.0))
+    assert run_batch(conn, 24, end, 10.0, QUIET).ok  # 2 devices x 12 readings
+    assert_device_minutes(conn, points)
+    reader = EtlRun(conn, "read", QUIET).minute_reader()
+    device_days = sorted({(p.device_id, p.day) for p in points})
+    stored = reader.recompute([Span.whole_day(d, day) for d, day in device_days]).minutes
+    assert sum(m.readings for m in stored) == 24
+    run = EtlRun(conn, "late", QUIET)
+    stale = [replace(m, readings=m.readings - 1, max_speed_kmh=999.0) for m in stored]
+    run.pipeline.submit_mutations(minute_mutation(m) for m in stale)
+    run.pipeline.drain()
+    assert run.metrics.rollups_written == len(stored)
+    assert_device_minutes(conn, points)  # unchanged: the full minutes keep their later stamps
+    fuller = replace(stored[0], readings=stored[0].readings + 1, max_speed_kmh=123.0)
+    run.pipeline.submit_mutations([minute_mutation(fuller)])
+    run.pipeline.drain()
+    (row,) = rows(
+        conn,
+        "SELECT readings, max_speed_kmh FROM {ks}.device_analytics_by_day "
+        "WHERE device_id = %s AND day = %s AND minute = %s",
+        fuller.device_id,
+        fuller.day,
+        naive(fuller.minute),
+    )
+    assert (row.readings, row.max_speed_kmh) == (fuller.readings, 123.0)
 
 
 def test_stream_three_ticks(with_fleets: Callable[..., Any]) -> None:
@@ -225,6 +294,18 @@ def test_stream_three_ticks(with_fleets: Callable[..., Any]) -> None:
         )
     )
     assert rollup_points == 18
+    minute_readings = sum(
+        row.readings
+        for r in stored
+        for day in {naive(started).date(), datetime.now(UTC).date()}
+        for row in rows(
+            conn,
+            "SELECT readings FROM {ks}.device_analytics_by_day WHERE device_id = %s AND day = %s",
+            r.device_id,
+            day,
+        )
+    )
+    assert minute_readings == 18
 
 
 def test_import_loads_good_rows_and_reports_bad_ones(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import count
 from typing import Any, cast
 
@@ -19,10 +20,13 @@ import pytest
 import fleet.etl as etl
 from fleet.config import load_settings
 from fleet.metrics import Metrics
+from fleet.minutes import Recomputed, Span, to_minutes
 from fleet.model import TelemetryPoint
 from fleet.plan import Mutation, WriteMode, WritePlanner
 from fleet.schema import (
+    DEVICES,
     TABLES,
+    TELEMETRY_BY_DEVICE,
     TELEMETRY_BY_FLEET,
     buckets_of_hour,
     render_schema,
@@ -105,6 +109,43 @@ class MemoryRollupReader:
         return compute_hourly_rollup(key, points)
 
 
+class MemoryMinuteReader:
+    """``GROUP BY floor(ts, 1m)`` over the stored readings of each span, as Cassandra does it."""
+
+    def __init__(self, session: MemoryCassandra, keyspace: str) -> None:
+        self.db = session
+
+    def device_ids(self, fleet_id: str) -> list[str]:
+        rows = self.db.select(DEVICES.name)
+        return sorted(str(r["device_id"]) for r in rows if r["fleet_id"] == fleet_id)
+
+    def recompute(self, spans: list[Span]) -> Recomputed:
+        minutes = []
+        for span in spans:
+            start, end = span.bounds
+            groups: dict[datetime, list[dict[str, Any]]] = {}
+            for row in self.db.select(TELEMETRY_BY_DEVICE.name):
+                ts = cast("datetime", row["ts"])
+                if (row["device_id"], row["day"]) == (span.device_id, span.day) and (
+                    start <= ts < end
+                ):
+                    groups.setdefault(ts.replace(second=0, microsecond=0), []).append(row)
+            aggregated = []
+            for minute, rows in sorted(groups.items()):
+                n = len(rows)
+                aggregated.append(
+                    (
+                        minute.replace(tzinfo=None),  # the driver's naive UTC
+                        *(sum(r[c] for r in rows) / n for c in ("lat", "lon", "speed_kmh")),
+                        max(r["speed_kmh"] for r in rows),
+                        *(sum(r[c] for r in rows) / n for c in ("battery_pct", "temp_c")),
+                        n,
+                    )
+                )
+            minutes.extend(to_minutes(span, aggregated))
+        return Recomputed(minutes, [])
+
+
 @dataclass
 class FakeConnection:
     settings: Any
@@ -143,6 +184,7 @@ def db(monkeypatch: pytest.MonkeyPatch) -> MemoryCassandra:
 
     monkeypatch.setattr(etl, "make_pipeline", make_pipeline)
     monkeypatch.setattr(etl, "RollupReader", MemoryRollupReader)
+    monkeypatch.setattr(etl, "MinuteReader", MemoryMinuteReader)
     return memory
 
 

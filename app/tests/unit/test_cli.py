@@ -151,7 +151,10 @@ def test_etl_batch_json_summary(memory_cluster: Any) -> None:
     assert summary["ok"] is True
     assert summary["label"] == "batch/batch"
     assert (summary["records_written"], summary["records_failed"]) == (300, 0)
-    assert summary["rollups_recomputed"] == summary["rollups_written"] > 0
+    assert summary["rollups_recomputed"] > 0 and summary["minutes_recomputed"] > 0
+    assert (
+        summary["rollups_written"] == summary["rollups_recomputed"] + summary["minutes_recomputed"]
+    )
     assert len(memory_cluster.tables["telemetry_by_device_day"]) == 300
 
 

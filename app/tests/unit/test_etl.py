@@ -17,9 +17,7 @@ from fleet.etl import EtlOptions, run_batch, run_import, run_rollup, run_stream
 from fleet.generator import generate_history
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode
-from fleet.schema import (
-    ROLLUPS,
-)
+from fleet.schema import DEVICE_MINUTES, ROLLUPS
 from fleet.transform import (
     RollupKey,
     compute_hourly_rollup,
@@ -40,6 +38,28 @@ def expected_rollups(points: list[TelemetryPoint]) -> dict[tuple[object, ...], A
     return {(k.fleet_id, k.day, k.hour): compute_hourly_rollup(k, v) for k, v in by_key.items()}
 
 
+def expected_minutes(points: list[TelemetryPoint]) -> dict[tuple[object, ...], list[float]]:
+    """(device, day, minute) -> speeds of its readings."""
+    by_key: dict[tuple[object, ...], list[float]] = {}
+    for p in points:
+        minute = p.ts.replace(second=0, microsecond=0)
+        by_key.setdefault((p.device_id, p.day, minute), []).append(p.speed_kmh)
+    return by_key
+
+
+def assert_minutes_match(db: Any, points: list[TelemetryPoint]) -> None:
+    expected = expected_minutes(points)
+    stored = db.tables[DEVICE_MINUTES.name]
+    assert set(stored) == set(expected)
+    for key, speeds in expected.items():
+        cells = stored[key]
+        stamp, readings = cells["readings"]
+        assert readings == len(speeds)
+        assert stamp == int(key[2].timestamp()) * 1_000_000 + readings  # minute + readings
+        assert cells["max_speed_kmh"][1] == max(speeds)
+        assert cells["speed_kmh"][1] == pytest.approx(sum(speeds) / len(speeds))
+
+
 def test_batch_stores_every_table_and_exact_rollups(
     db: Any, connection: Callable[..., Connection]
 ) -> None:
@@ -50,7 +70,8 @@ def test_batch_stores_every_table_and_exact_rollups(
     assert result.ok
     m = result.metrics
     assert m.records_written == 2000
-    assert m.rollups_written == len(result.rollups) > 0
+    assert len(result.rollups) > 0 and result.minutes_recomputed > 0
+    assert m.rollups_written == len(result.rollups) + result.minutes_recomputed
     assert len(m.latencies_ms) == m.requests - m.rollups_written  # rollups: no latency sample
     assert len(db.tables["telemetry_by_device_day"]) == 2000
     assert len(db.tables["telemetry_by_fleet_day"]) == 2000
@@ -67,6 +88,7 @@ def test_batch_stores_every_table_and_exact_rollups(
         assert cells["points"] == (rollup_write_timestamp(rollup), rollup.points)
         assert cells["avg_speed_kmh"][1] == rollup.avg_speed_kmh
         assert cells["alert_count"][1] == rollup.alert_count
+    assert_minutes_match(db, points)
 
 
 def test_replay_in_the_other_mode_changes_nothing(
@@ -137,6 +159,7 @@ def test_stream_sends_one_reading_per_device_per_tick(
         per_device[row["device_id"]] = per_device.get(row["device_id"], 0) + 1
     assert per_device == {f"LILLE-{i:04d}": 3 for i in range(1, 5)}
     assert sum(r["points"] for r in db.select(ROLLUPS.name)) == 12
+    assert sum(r["readings"] for r in db.select(DEVICE_MINUTES.name)) == 12
 
 
 def test_stream_stops_when_asked(db: Any, connection: Callable[..., Connection]) -> None:
@@ -156,10 +179,12 @@ def test_rollup_command_recomputes_a_whole_day(
 ) -> None:
     conn = connection()
     assert run_batch(conn, 800, END, 10.0, replace(QUIET, rollups=False)).ok
-    assert db.tables[ROLLUPS.name] == {}
+    assert db.tables[ROLLUPS.name] == {} and db.tables[DEVICE_MINUTES.name] == {}
     result = run_rollup(conn, END.date(), conn.settings.fleets, QUIET)
     assert result.ok
     points = list(generate_history(conn.settings.fleets, 4, 99, 800, END, 10.0))
     assert set(db.tables[ROLLUPS.name]) == set(expected_rollups(points))
-    assert run_rollup(conn, date(2020, 1, 1), ("FLEET_PARIS",), QUIET).rollups == []
+    assert_minutes_match(db, points)
+    empty = run_rollup(conn, date(2020, 1, 1), ("FLEET_PARIS",), QUIET)
+    assert empty.rollups == [] and empty.minutes_recomputed == 0
     assert END - timedelta(hours=1) < max(p.ts for p in points) <= END
