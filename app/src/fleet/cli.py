@@ -97,10 +97,10 @@ def _parse_end(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 @contextmanager
 def graceful_stop(
-    signals: tuple[signal.Signals, ...] = (signal.SIGINT,),
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
 ) -> Iterator[threading.Event]:
-    """First signal (Ctrl-C; SIGTERM too when given): stop reading input and finish what is
-    in flight. Second: abort."""
+    """First signal (Ctrl-C, or SIGTERM from `systemctl stop`): stop reading input and finish
+    what is in flight. Second: abort."""
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in signals}
 
@@ -231,7 +231,7 @@ def history_options(func: Callable[..., R]) -> Callable[..., R]:
 
 
 def _run_etl(app: AppContext, options: EtlOptions, job: Callable[[Connection], R]) -> R:
-    """Connect, let the first Ctrl-C stop the input gracefully, run ``job(connection)``."""
+    """Connect, let the first Ctrl-C or SIGTERM stop the input gracefully, run ``job(conn)``."""
     with _connect(app) as conn, graceful_stop() as stop:
         options.stop = stop
         return job(conn)
@@ -598,7 +598,7 @@ def probe_write(
     out: Path,
 ) -> None:
     """Write one row per level every INTERVAL seconds, without retries, until stopped."""
-    with graceful_stop((signal.SIGINT, signal.SIGTERM)) as stop:
+    with graceful_stop() as stop:
         counts = run_probe(app.settings(), run_id, levels, interval, out, stop, duration)
     for level, count in counts.items():
         click.echo(f"{level}: {count['acked']} acked, {count['failed']} failed")

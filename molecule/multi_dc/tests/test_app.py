@@ -87,6 +87,22 @@ def test_realtime_page_renders_the_fleet(host):
     assert int(metrics["Active devices"].split()[0]) > 0
 
 
+def test_stopped_etl_finishes_its_writes_and_exits_cleanly(host):
+    """`systemctl stop` sends SIGTERM: the ETL stops reading, drains, recomputes its rollups."""
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    host.run_expect([0], "systemctl stop fleet-etl")
+    show = "systemctl show -p Result -p ExecMainStatus --value fleet-etl"
+    assert host.check_output(show).split() == ["success", "0"]
+    journal = host.check_output(f"journalctl -u fleet-etl --since '{since}' -o cat")
+    assert "stopping: finishing in-flight writes" in journal
+    assert " 0 failed" in journal, journal
+    stats = json.loads(host.file("/var/lib/fleet-etl/stats.json").content_string)
+    assert stats["records_written"] == stats["records_submitted"] > 0
+    assert stats["in_flight"] == 0
+    host.run_expect([0], "systemctl start fleet-etl")
+    assert host.service("fleet-etl").is_running
+
+
 def test_killed_etl_is_restarted_by_systemd(host):
     before = host.check_output("systemctl show -p MainPID --value fleet-etl")
     host.run_expect([0], f"kill -9 {before}")
