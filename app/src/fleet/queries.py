@@ -246,26 +246,51 @@ class FleetQueries:
 
     def alerts(self, query: AlertQuery) -> pd.DataFrame:
         """Newest ``query.limit`` alerts of each (day, severity), newest first overall."""
-        keys = query.partitions()
-        if query.alert_type is None:
-            results = self._gather(self._alerts, [(*key, query.limit) for key in keys])
-        else:
-            params = [(*key, query.alert_type, query.limit) for key in keys]
-            results = self._gather(self._alerts_of_type, params)
-        frame = to_frame((row for rows in results for row in rows), ALERT_COLUMNS)
-        return frame.sort_values("ts", ascending=False, ignore_index=True)
+        return self._alerts_frame(self._alert_rows(query))
 
     def alert_counts(self, query: AlertQuery) -> dict[str, int]:
         """Exact number of alerts per severity over the query's days (no limit)."""
         keys = query.partitions()
+        return self._by_severity(query, keys, self._count(query, keys))
+
+    def alerts_and_counts(self, query: AlertQuery) -> tuple[pd.DataFrame, dict[str, int]]:
+        """:meth:`alerts` and :meth:`alert_counts` in one pass: a partition that returned fewer
+        rows than the limit was read whole, so its count is its length; only full partitions
+        are counted by Cassandra (a second round trip, for those only)."""
+        keys = query.partitions()
+        per_partition = self._alert_rows(query)
+        full = [i for i, rows in enumerate(per_partition) if len(rows) >= query.limit]
+        counted = dict(zip(full, self._count(query, [keys[i] for i in full]), strict=True))
+        sizes = [counted.get(i, len(rows)) for i, rows in enumerate(per_partition)]
+        return self._alerts_frame(per_partition), self._by_severity(query, keys, sizes)
+
+    def _alert_rows(self, query: AlertQuery) -> list[list[Any]]:
+        keys = query.partitions()
+        if query.alert_type is None:
+            return self._gather(self._alerts, [(*key, query.limit) for key in keys])
+        params = [(*key, query.alert_type, query.limit) for key in keys]
+        return self._gather(self._alerts_of_type, params)
+
+    def _count(self, query: AlertQuery, keys: Sequence[tuple[str, date, str]]) -> list[int]:
         if query.alert_type is None:
             results = self._gather(self._alert_count, keys)
         else:
             params = [(*key, query.alert_type) for key in keys]
             results = self._gather(self._alert_count_of_type, params)
+        return [int(rows[0][0]) for rows in results]
+
+    @staticmethod
+    def _alerts_frame(per_partition: Iterable[Sequence[Any]]) -> pd.DataFrame:
+        frame = to_frame((row for rows in per_partition for row in rows), ALERT_COLUMNS)
+        return frame.sort_values("ts", ascending=False, ignore_index=True)
+
+    @staticmethod
+    def _by_severity(
+        query: AlertQuery, keys: Sequence[tuple[str, date, str]], sizes: Sequence[int]
+    ) -> dict[str, int]:
         counts = dict.fromkeys(query.severities, 0)
-        for (_, _, severity), rows in zip(keys, results, strict=True):
-            counts[severity] += int(rows[0][0])
+        for (_, _, severity), n in zip(keys, sizes, strict=True):
+            counts[severity] += n
         return counts
 
     def hourly_rollups(self, fleet_id: str, day: date) -> pd.DataFrame:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from fleet.config import load_settings
-from fleet.queries import AlertQuery, FleetQueries
+from fleet.queries import DEFAULT_ALERT_LIMIT, AlertQuery, FleetQueries
 from fleet.session import connect
 from fleet.transform import evaluate_alerts
 
@@ -62,6 +63,10 @@ def test_alert_limits_filters_and_exact_counts(q: FleetQueries, seeded: Seeded) 
     limited = q.alerts(query)
     assert len(limited) == sum(1 for n in counts.values() if n)  # newest 1 per severity
     assert set(limited["alert_type"]) == {"OVERSPEED"}
+    both = q.alerts_and_counts(query)  # counts full partitions only: all of them here
+    assert both[1] == counts and both[0].equals(limited)
+    whole = q.alerts_and_counts(replace(query, limit=DEFAULT_ALERT_LIMIT))  # none full
+    assert whole[1] == counts and len(whole[0]) == len(overspeed)
     newest_high = max(a.ts for a in overspeed if a.severity == "HIGH")
     assert limited.loc[limited["severity"] == "HIGH", "ts"].iloc[0].to_pydatetime() == newest_high
 

@@ -126,3 +126,29 @@ def test_to_frame_makes_timestamps_utc_and_keeps_empty_columns() -> None:
     frame = to_frame([(datetime(2025, 6, 16, 8, 0), 1.5)], ("ts", "speed_kmh"))
     assert str(frame["ts"].dtype).endswith("UTC]")
     assert to_frame([], ("ts", "lat")).columns.tolist() == ["ts", "lat"]
+
+
+def test_only_partitions_that_filled_the_limit_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HIGH returned 2 rows (the limit): counted by Cassandra; MEDIUM and LOW were read whole."""
+    ts = datetime(2025, 6, 16, 8, 0)
+    row = ("HIGH", ts, "PARIS-0001", "OVERSPEED", 130.0, 120.0, "fast")
+    calls: list[list[Any]] = []
+
+    def run(_session: Any, statements: Any, **_kw: Any) -> list[Any]:
+        params = [p for _, p in statements]
+        calls.append(params)
+        if len(calls) == 1:  # the alerts, newest 2 per partition
+            return [(True, [row, row]), (True, [row]), (True, [])]
+        return [(True, [(41,)])]  # COUNT(*) of the full partition only
+
+    monkeypatch.setattr(queries, "execute_concurrent", run)
+    q = FleetQueries(FakeSession(lambda *_: FakeResult([])), "ks")  # type: ignore[arg-type]
+    frame, counts = q.alerts_and_counts(AlertQuery("F", (DAY,), limit=2))
+    assert counts == {"HIGH": 41, "MEDIUM": 1, "LOW": 0}
+    assert len(frame) == 3
+    assert calls[1] == [("F", DAY, "HIGH")]
+    calls.clear()
+    q.alerts_and_counts(AlertQuery("F", (DAY,), limit=5))
+    assert len(calls) == 1  # nothing filled the limit: no COUNT(*) round trip

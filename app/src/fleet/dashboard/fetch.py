@@ -83,9 +83,7 @@ def fetch_analytics(
 
 
 def fetch_alerts(q: FleetQueries, query: AlertQuery) -> AlertsData:
-    counts = _POOL.submit(q.alert_counts, query)
-    alerts = q.alerts(query)
-    return AlertsData(alerts, counts.result())
+    return AlertsData(*q.alerts_and_counts(query))
 
 
 def fetch_devices(
