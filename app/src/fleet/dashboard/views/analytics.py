@@ -51,7 +51,10 @@ def render() -> None:
             border=True,
         )
         c4.metric("Max temperature", f"{history['temp_c'].max():.1f} °C", border=True)
-        st.caption("Per-minute averages computed by Cassandra (GROUP BY floor(ts, 1m)).")
+        st.caption(
+            "Per-minute averages stored by the ETL (device_analytics_by_day): up to a minute "
+            "behind the readings."
+        )
         charts_col, map_col = st.columns([3, 2])
         with charts_col:
             tabs = st.tabs([label.split(" (")[0] for label in charts.METRICS.values()])
