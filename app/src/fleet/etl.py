@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from fleet.csv_source import (
     CSV_COLUMNS,
@@ -103,12 +103,19 @@ class EtlRun:
     def _on_mutation_failed(self, mutation: Mutation, reason: str) -> None:
         if mutation.table is DEVICES:
             self.planner.forget_device(str(mutation.values[DEVICES.columns.index("device_id")]))
-        elif mutation.table is ROLLUPS:
-            fleet_id, day, hour = mutation.values[:3]
-            self.result.rollup_failures.append(f"{fleet_id} {day} {hour:02d}h: {reason}")
+            return
+        # A rollup row that could not be written is reported and recomputed at the next refresh.
+        row: dict[str, Any] = dict(zip(mutation.table.columns, mutation.values, strict=False))
+        if mutation.table is ROLLUPS:
+            key = RollupKey(row["fleet_id"], row["day"], row["hour"])
+            self.result.rollup_failures.append(
+                f"{key.fleet_id} {key.day} {key.hour:02d}h: {reason}"
+            )
+            self.touched.add(key)
         elif mutation.table is DEVICE_MINUTES:
-            device_id, day, minute = mutation.values[:3]
-            self.result.rollup_failures.append(f"{device_id} {minute:%Y-%m-%d %H:%M}: {reason}")
+            span = Span(row["device_id"], row["day"], row["minute"], row["minute"])
+            self.result.rollup_failures.append(f"{span.device_id} {span.first:%F %H:%M}: {reason}")
+            self.spans.merge(span)
 
     def write(self, points: Iterable[TelemetryPoint], *, validate: bool = True) -> None:
         """Submit ``points`` chunk by chunk; invalid ones are counted as rejected."""
@@ -140,9 +147,10 @@ class EtlRun:
         for key in keys:
             try:
                 rollup = self._reader.recompute(key)
-            except Exception as exc:  # reported, and the run ends as failed
+            except Exception as exc:  # reported (the run ends as failed), and retried
                 self.metrics.record_error(exc)
                 self.result.rollup_failures.append(f"{key}: {type(exc).__name__}: {exc}")
+                self.touched.add(key)
                 continue
             if rollup is not None:
                 rollups.append(rollup)
@@ -156,11 +164,12 @@ class EtlRun:
 
     def refresh_minutes(self, spans: Sequence[Span]) -> None:
         recomputed = self.minute_reader().recompute(spans)
-        for span, exc in recomputed.failures:  # reported, and the run ends as failed
+        for span, exc in recomputed.failures:  # reported (the run ends as failed), and retried
             self.metrics.record_error(exc)
             self.result.rollup_failures.append(
                 f"{span.device_id} {span.day} minutes: {type(exc).__name__}: {exc}"
             )
+            self.spans.merge(span)  # e.g. a replica down: the next refresh tries again
         self.pipeline.submit_mutations(minute_mutation(m) for m in recomputed.minutes)
         self.result.minutes_recomputed += len(recomputed.minutes)
 

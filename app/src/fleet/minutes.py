@@ -73,9 +73,13 @@ class TouchedSpans:
         self._spans: dict[tuple[str, date], tuple[datetime, datetime]] = {}
 
     def add(self, point: TelemetryPoint) -> None:
-        key = (point.device_id, point.day)
-        first, last = self._spans.get(key, (point.ts, point.ts))
-        self._spans[key] = (min(first, point.ts), max(last, point.ts))
+        self.merge(Span(point.device_id, point.day, point.ts, point.ts))
+
+    def merge(self, span: Span) -> None:
+        """Widen the device-day's span to cover ``span`` (e.g. one whose recompute failed)."""
+        key = (span.device_id, span.day)
+        first, last = self._spans.get(key, (span.first, span.last))
+        self._spans[key] = (min(first, span.first), max(last, span.last))
 
     def take(self) -> list[Span]:
         spans, self._spans = self._spans, {}

@@ -162,6 +162,31 @@ def test_stream_sends_one_reading_per_device_per_tick(
     assert sum(r["readings"] for r in db.select(DEVICE_MINUTES.name)) == 12
 
 
+def test_rollup_rows_that_failed_are_recomputed_at_the_next_refresh(
+    db: Any, connection: Callable[..., Connection]
+) -> None:
+    failed: list[Any] = []
+
+    def fail_first_minutes(m: Any) -> BaseException | None:
+        if m.table is DEVICE_MINUTES and len(failed) < 4:
+            failed.append(m)
+            return InvalidRequest("minutes unavailable")
+        return None
+
+    db.fail = fail_first_minutes
+    conn = connection(FLEET_FLEETS="FLEET_LILLE")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    minutes = (start + timedelta(minutes=i) for i in range(10))  # one tick per minute
+    result = run_stream(conn, 0.05, 3, QUIET, rollup_every_s=0.0, now=lambda: next(minutes))
+    assert len(failed) == 4 and len(result.rollup_failures) == 4
+    assert "minutes unavailable" in result.rollup_failures[0]
+    assert not result.ok  # reported, although the rows were written at the next refresh
+    assert result.metrics.records_written == 12
+    stored = db.select(DEVICE_MINUTES.name)
+    assert sum(r["readings"] for r in stored) == 12  # the failed minutes too
+    assert len({r["minute"] for r in stored}) == 3  # one minute per tick
+
+
 def test_stream_stops_when_asked(db: Any, connection: Callable[..., Connection]) -> None:
     conn = connection(FLEET_FLEETS="FLEET_LILLE")
     stop = threading.Event()
