@@ -131,6 +131,7 @@ def _print_result(result: EtlResult, as_json: bool, extra: dict[str, Any] | None
             "interrupted": result.interrupted,
             "rollups_recomputed": len(result.rollups),
             "minutes_recomputed": result.minutes_recomputed,
+            "rollup_retries": result.rollup_retries,
             "rollup_failures": result.rollup_failures,
             "failures_sample": result.failures,
             "failed_records_file": str(result.failed_file) if result.failed_file else None,

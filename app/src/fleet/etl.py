@@ -54,7 +54,8 @@ class EtlResult:
     failures: list[str] = field(default_factory=list)  # the first MAX_LISTED_FAILURES
     rollups: list[HourlyRollup] = field(default_factory=list)
     minutes_recomputed: int = 0  # rows of device_analytics_by_day submitted
-    rollup_failures: list[str] = field(default_factory=list)
+    rollup_retries: int = 0  # failed recomputes or writes, tried again at the next refresh
+    rollup_failures: list[str] = field(default_factory=list)  # failed in the last refresh
     failed_file: Path | None = None
     interrupted: bool = False  # stopped (Ctrl-C) before the input was exhausted
 
@@ -80,6 +81,7 @@ class EtlRun:
         self._failed = LazyCsvFile(options.failed_out, CSV_COLUMNS) if options.failed_out else None
         self._reader: RollupReader | None = None
         self._minute_reader: MinuteReader | None = None
+        self._last_refresh = False
         self.pipeline: WritePipeline = make_pipeline(
             conn,
             self.metrics,
@@ -104,18 +106,24 @@ class EtlRun:
         if mutation.table is DEVICES:
             self.planner.forget_device(str(mutation.values[DEVICES.columns.index("device_id")]))
             return
-        # A rollup row that could not be written is reported and recomputed at the next refresh.
         row: dict[str, Any] = dict(zip(mutation.table.columns, mutation.values, strict=False))
         if mutation.table is ROLLUPS:
             key = RollupKey(row["fleet_id"], row["day"], row["hour"])
-            self.result.rollup_failures.append(
-                f"{key.fleet_id} {key.day} {key.hour:02d}h: {reason}"
-            )
             self.touched.add(key)
+            self._rollup_failed(f"{key.fleet_id} {key.day} {key.hour:02d}h: {reason}")
         elif mutation.table is DEVICE_MINUTES:
             span = Span(row["device_id"], row["day"], row["minute"], row["minute"])
-            self.result.rollup_failures.append(f"{span.device_id} {span.first:%F %H:%M}: {reason}")
             self.spans.merge(span)
+            self._rollup_failed(f"{span.device_id} {span.first:%F %H:%M}: {reason}")
+
+    def _rollup_failed(self, message: str) -> None:
+        """What failed was put back to be recomputed: at the next refresh, or, when this was
+        the run's last one, never: then the run fails."""
+        if self._last_refresh:
+            self.result.rollup_failures.append(message)
+        else:
+            self.result.rollup_retries += 1
+            log.warning("rollup failed, retried at the next refresh: %s", message)
 
     def write(self, points: Iterable[TelemetryPoint], *, validate: bool = True) -> None:
         """Submit ``points`` chunk by chunk; invalid ones are counted as rejected."""
@@ -147,10 +155,10 @@ class EtlRun:
         for key in keys:
             try:
                 rollup = self._reader.recompute(key)
-            except Exception as exc:  # reported (the run ends as failed), and retried
+            except Exception as exc:  # e.g. a replica down
                 self.metrics.record_error(exc)
-                self.result.rollup_failures.append(f"{key}: {type(exc).__name__}: {exc}")
                 self.touched.add(key)
+                self._rollup_failed(f"{key}: {type(exc).__name__}: {exc}")
                 continue
             if rollup is not None:
                 rollups.append(rollup)
@@ -164,18 +172,17 @@ class EtlRun:
 
     def refresh_minutes(self, spans: Sequence[Span]) -> None:
         recomputed = self.minute_reader().recompute(spans)
-        for span, exc in recomputed.failures:  # reported (the run ends as failed), and retried
+        for span, exc in recomputed.failures:  # e.g. a replica down
             self.metrics.record_error(exc)
-            self.result.rollup_failures.append(
-                f"{span.device_id} {span.day} minutes: {type(exc).__name__}: {exc}"
-            )
-            self.spans.merge(span)  # e.g. a replica down: the next refresh tries again
+            self.spans.merge(span)
+            self._rollup_failed(f"{span.device_id} {span.day} minutes: {type(exc).__name__}: {exc}")
         self.pipeline.submit_mutations(minute_mutation(m) for m in recomputed.minutes)
         self.result.minutes_recomputed += len(recomputed.minutes)
 
     def finish(self, spans: Sequence[Span] | None = None) -> EtlResult:
         self.result.interrupted = bool(self.options.stop and self.options.stop.is_set())
         self.pipeline.drain()
+        self._last_refresh = True  # what fails from here on is not retried: reported
         if self.options.rollups:
             self.refresh_rollups(spans)
             self.pipeline.drain()

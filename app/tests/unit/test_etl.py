@@ -178,13 +178,22 @@ def test_rollup_rows_that_failed_are_recomputed_at_the_next_refresh(
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     minutes = (start + timedelta(minutes=i) for i in range(10))  # one tick per minute
     result = run_stream(conn, 0.05, 3, QUIET, rollup_every_s=0.0, now=lambda: next(minutes))
-    assert len(failed) == 4 and len(result.rollup_failures) == 4
-    assert "minutes unavailable" in result.rollup_failures[0]
-    assert not result.ok  # reported, although the rows were written at the next refresh
+    assert len(failed) == 4 and result.rollup_retries == 4
+    assert result.ok and result.rollup_failures == []  # all written at a later refresh
     assert result.metrics.records_written == 12
     stored = db.select(DEVICE_MINUTES.name)
     assert sum(r["readings"] for r in stored) == 12  # the failed minutes too
     assert len({r["minute"] for r in stored}) == 3  # one minute per tick
+
+
+def test_rollups_that_fail_in_the_last_refresh_fail_the_run(
+    db: Any, connection: Callable[..., Connection]
+) -> None:
+    db.fail = lambda m: InvalidRequest("minutes unavailable") if m.table is DEVICE_MINUTES else None
+    result = run_batch(connection(), 100, END, 10.0, QUIET)
+    assert result.metrics.records_written == 100 and result.rollup_retries == 0
+    assert not result.ok and len(result.rollup_failures) == result.minutes_recomputed > 0
+    assert "minutes unavailable" in result.rollup_failures[0]
 
 
 def test_stream_stops_when_asked(db: Any, connection: Callable[..., Connection]) -> None:
