@@ -354,7 +354,7 @@ def etl_batch(
     type=click.FloatRange(1.0),
     default=60.0,
     show_default=True,
-    help="Seconds between rollup recomputations.",
+    help="Seconds between rollup recomputations (fleet hours, device minutes).",
 )
 @click.option(
     "--stats-file",
