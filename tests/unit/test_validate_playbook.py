@@ -133,3 +133,19 @@ def test_a_wrong_vault_password_stops_before_any_host_is_touched(tmp_path):
     assert result.returncode != 0
     assert "Decryption failed" in result.stdout + result.stderr
     assert "unreachable=0" in result.stdout or "PLAY RECAP" not in result.stdout
+
+
+def test_a_long_placeholder_secret_is_refused(tmp_path):
+    placeholder = APP_SECRETS.replace("another-long-secret", "CHANGE-ME-PLEASE-NOW")
+    result = run(tmp_path, WITH_APP.replace("dc7", "dc2"), placeholder)
+    assert result.returncode != 0
+    assert "A placeholder (CHANGE-ME) is still in the vault" in result.stdout
+    assert "CHANGE-ME-PLEASE-NOW" not in result.stdout + result.stderr  # no_log
+
+
+def test_a_secret_shared_by_two_roles_is_refused(tmp_path):
+    shared = APP_SECRETS.replace("a-third-long-secret", "another-long-secret")
+    result = run(tmp_path, WITH_APP.replace("dc7", "dc2"), shared)
+    assert result.returncode != 0
+    assert "are the same secret; give each its own" in result.stdout
+    assert "another-long-secret" not in result.stdout + result.stderr  # no_log
