@@ -23,7 +23,7 @@ from fleet.etl import EtlOptions, EtlRun
 from fleet.generator import fleet_devices, generate_history
 from fleet.model import TelemetryPoint
 from fleet.schema import apply_schema
-from fleet.transform import evaluate_alerts
+from fleet.transform import alert_rows
 
 # The integration suite's FLEET_IT_* handling: its environment, and its hook that skips every
 # @pytest.mark.integration test, with the reason, when no cluster is set (needed here too when
@@ -52,7 +52,7 @@ class Seeded:
         return [p for p in self.points if p.fleet_id == fleet_id and (day is None or p.day == day)]
 
     def alert_counts(self, fleet_id: str, day: date) -> Counter[str]:
-        return Counter(a.severity for p in self.of(fleet_id, day) for a in evaluate_alerts(p))
+        return Counter(a.severity for a in alert_rows(self.of(fleet_id, day)).values())
 
     def readings(self, device_id: str, day: date) -> list[TelemetryPoint]:
         return sorted(
@@ -131,6 +131,12 @@ def seeded() -> Iterator[Seeded]:
                 mp.setenv(name, value)
             yield Seeded(env, points, role)
     finally:
+        # The pages' cached connections, shut down (on_release) before the interpreter exits:
+        # a driver still running then fails to schedule its timers ("cannot schedule new
+        # futures after shutdown").
+        import streamlit as st
+
+        st.cache_resource.clear()
         conn.session.execute(f"DROP ROLE IF EXISTS {role}")
         conn.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
         conn.close()

@@ -1,6 +1,7 @@
 """Streamlit glue shared by the pages: connections, cached fetches, the current selection.
 
-* Connections live in ``st.cache_resource``: one per process, shared by every browser session.
+* Connections live in ``st.cache_resource``: one per process, shared by every browser session,
+  and shut down when dropped from the cache (the menu's *Clear cache*, tests), not leaked.
 * Query results live in ``st.cache_data`` with a TTL: the Realtime one expires with each
   refresh, history ones after FLEET_DASHBOARD_CACHE_TTL.
 * The selection (fleet, day, device) is kept in ``st.session_state`` under keys no widget owns,
@@ -38,13 +39,17 @@ def settings() -> tuple[Settings, DashboardSettings]:
     return load_settings(), load_dashboard_settings()
 
 
-@st.cache_resource(show_spinner="Connecting to Cassandra…")
+def _release(conn: Connection) -> None:
+    conn.close()
+
+
+@st.cache_resource(show_spinner="Connecting to Cassandra…", on_release=_release)
 def connection() -> Connection:
     """Raises :class:`~fleet.session.ConnectionCheckError` (not cached, retried next run)."""
     return connect(settings()[0], require_keyspace=True)
 
 
-@st.cache_resource(show_spinner="Connecting to every node…")
+@st.cache_resource(show_spinner="Connecting to every node…", on_release=_release)
 def cluster_watch() -> Connection:
     """A connection to every node of every DC, for the Cluster page's up/down states only
     (the query connection is DC-aware and does not watch the other DCs' nodes)."""
@@ -58,15 +63,15 @@ def queries() -> FleetQueries:
     return FleetQueries(conn.session, keyspace, degraded_profile=conn.degraded_profile)
 
 
-@st.cache_resource(show_spinner="Connecting the console…")
+@st.cache_resource(show_spinner="Connecting the console…", on_release=_release)
 def console_connection() -> Connection:
-    """The console's own connection, as FLEET_CONSOLE_USERNAME when set (else the app's role)."""
+    """The console's own connection, as FLEET_CONSOLE_USERNAME when set (else the app's role);
+    its own even as the app's role, so that its ``USE`` and its release touch nothing else."""
     base, dash = settings()
     credentials = dash.console_credentials
-    if credentials is None:
-        conn = connection()  # its other statements name their keyspace: USE changes nothing
-    else:
-        conn = connect(replace(base, username=credentials[0], password=credentials[1]))
+    if credentials is not None:
+        base = replace(base, username=credentials[0], password=credentials[1])
+    conn = connect(base)
     conn.session.set_keyspace(base.keyspace)  # unqualified table names in the console
     return conn
 
