@@ -4,7 +4,9 @@ A *record* is one reading. It is written to both telemetry tables, to the alerts
 alert it raises, and it updates the latest-state tables and the device registry. Within a chunk,
 the latest-state rows of a device are coalesced to its newest reading (older ones would lose to
 it anyway, as they are written ``USING TIMESTAMP <reading time>``); that mutation carries every
-record of the device in the chunk, so none of them is acknowledged before it is.
+record of the device in the chunk, so none of them is acknowledged before it is. Alerts of the
+same row (device, rule, severity, 5-minute window) are coalesced the same way, to the window's
+first reading (see :func:`fleet.transform.alert_write_timestamp`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from fleet.schema import (
     TableSpec,
     fleet_bucket,
 )
-from fleet.transform import HourlyRollup, evaluate_alerts, rollup_write_timestamp
+from fleet.transform import (
+    Alert,
+    HourlyRollup,
+    alert_write_timestamp,
+    evaluate_alerts,
+    first_alert,
+    rollup_write_timestamp,
+)
 
 MAX_BATCH_STATEMENTS = 30  # ~3-4 KB of rows: under Cassandra's 5 KiB batch_size_warn_threshold
 
@@ -77,6 +86,20 @@ def _reading_row(p: TelemetryPoint) -> dict[str, object]:
     }
 
 
+def _alert_row(alert: Alert) -> dict[str, object]:
+    return {
+        "fleet_id": alert.fleet_id,
+        "day": alert.day,
+        "severity": alert.severity,
+        "ts": alert.window,
+        "device_id": alert.device_id,
+        "alert_type": alert.alert_type,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "message": alert.message,
+    }
+
+
 class WritePlanner:
     """Plans mutations chunk by chunk; registers each device once per run."""
 
@@ -92,28 +115,25 @@ class WritePlanner:
         mutations: list[Mutation] = []
         newest: dict[str, TelemetryPoint] = {}
         ids_by_device: dict[str, list[int]] = {}
+        alerts: dict[tuple[object, ...], tuple[Alert, list[int]]] = {}
         for record_id, point in records:
             row = _reading_row(point)
             ids = (record_id,)
             mutations.append(_mutation(TELEMETRY_BY_DEVICE, row, ids))
             mutations.append(_mutation(TELEMETRY_BY_FLEET, row, ids))
             for alert in evaluate_alerts(point):
-                alert_row = {
-                    "fleet_id": alert.fleet_id,
-                    "day": alert.day,
-                    "severity": alert.severity,
-                    "ts": alert.ts,
-                    "device_id": alert.device_id,
-                    "alert_type": alert.alert_type,
-                    "value": alert.value,
-                    "threshold": alert.threshold,
-                    "message": alert.message,
-                }
-                mutations.append(_mutation(ALERTS, alert_row, ids))
+                kept, alert_ids = alerts.setdefault(alert.row_key, (alert, []))
+                alert_ids.append(record_id)
+                alerts[alert.row_key] = (first_alert((kept, alert)), alert_ids)
             current = newest.get(point.device_id)
             if current is None or point.ts >= current.ts:
                 newest[point.device_id] = point
             ids_by_device.setdefault(point.device_id, []).append(record_id)
+
+        for alert, alert_ids in alerts.values():
+            mutations.append(
+                _mutation(ALERTS, _alert_row(alert), tuple(alert_ids), alert_write_timestamp(alert))
+            )
 
         for device_id, point in newest.items():
             ids = tuple(ids_by_device[device_id])

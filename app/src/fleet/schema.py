@@ -87,6 +87,7 @@ ALERTS = TableSpec(
         "message",
     ),
     ("fleet_id", "day", "severity"),
+    True,
 )
 ROLLUPS = TableSpec(
     "fleet_analytics_by_day",

@@ -9,6 +9,19 @@ the same however often it was written; the rollup is a function of that set
 (:func:`compute_hourly_rollup` deduplicates the same way and sums with ``math.fsum``, which does
 not depend on order), and alerts are counted by re-applying the rules, not read from elsewhere.
 
+Alert design (bounded partitions, same idempotence)
+---------------------------------------------------
+A device that stays beyond a threshold breaks the rule at every reading (every 5 s when
+streaming). Writing one alert row per reading made a fleet's daily partition grow with devices
+times readings (about 1.5 M rows a day for 1,000 devices). An alert row is instead one
+(device, rule, severity, 5-minute window): the row is keyed by the window's start
+(:attr:`Alert.window`), and every reading of the window that breaks the rule at that severity
+writes the same row. The row holds the window's *first* such reading whatever the order in which
+readings arrive: it is written ``USING TIMESTAMP`` window end minus the reading's offset in the
+window (:func:`alert_write_timestamp`), so an earlier reading always has the later timestamp.
+:func:`alert_rows` is the set of rows a set of readings leaves in the table, and the rollups'
+``alert_count`` counts those rows (windows never span hours).
+
 Two workers (or a restarted worker) may recompute the same hour while data is still arriving.
 The row is written ``USING TIMESTAMP hour_start_us + points`` (:func:`rollup_write_timestamp`):
 among concurrent recomputations the one that saw more readings wins whatever the arrival order,
@@ -33,6 +46,9 @@ from fleet.model import TelemetryPoint, to_micros
 FUTURE_TOLERANCE = timedelta(minutes=5)
 OLDEST_ACCEPTED = datetime(2000, 1, 1, tzinfo=UTC)
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
+# An alert row per (device, rule, severity) and window; divides an hour (rollups count rows).
+ALERT_WINDOW = timedelta(minutes=5)
+_ALERT_WINDOW_US = int(ALERT_WINDOW.total_seconds()) * 1_000_000
 
 # Physical limits for validation (inclusive). Speeds above the generator's 130 km/h are
 # plausible readings (and raise OVERSPEED alerts); beyond 250 km/h a road vehicle's GPS is wrong.
@@ -84,8 +100,16 @@ def validate_point(
 # ----------------------------------------------------------------------------- alerts
 
 
+def alert_window(ts: datetime) -> datetime:
+    """Start of the alert window holding ``ts`` (UTC)."""
+    seconds = int(ALERT_WINDOW.total_seconds())
+    return datetime.fromtimestamp(to_micros(ts) // _ALERT_WINDOW_US * seconds, tz=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
+    """One reading breaking one rule; ``ts`` is the reading's time."""
+
     fleet_id: str
     device_id: str
     ts: datetime
@@ -96,8 +120,25 @@ class Alert:
     message: str
 
     @property
+    def window(self) -> datetime:
+        """The row's ``ts``: the start of the 5-minute window of the reading."""
+        return alert_window(self.ts)
+
+    @property
     def day(self) -> date:
-        return self.ts.astimezone(UTC).date()
+        return self.window.date()
+
+    @property
+    def row_key(self) -> tuple[str, date, str, datetime, str, str]:
+        """The primary key of the alert row it writes (partition, then clustering columns)."""
+        return (
+            self.fleet_id,
+            self.day,
+            self.severity,
+            self.window,
+            self.device_id,
+            self.alert_type,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +164,10 @@ class AlertRule:
                     severity=severity,
                     value=value,
                     threshold=threshold,
-                    message=f"{self.metric} {value:g} {self.unit} {sign} {threshold:g} {self.unit}",
+                    message=(
+                        f"{self.metric} {value:g} {self.unit} {sign} {threshold:g} {self.unit}"
+                        f" at {point.ts.astimezone(UTC):%H:%M:%S}"
+                    ),
                 )
         return None
 
@@ -142,6 +186,27 @@ ALERT_RULES: tuple[AlertRule, ...] = (
 def evaluate_alerts(point: TelemetryPoint, rules: Iterable[AlertRule] = ALERT_RULES) -> list[Alert]:
     """At most one alert per rule for a reading."""
     return [alert for rule in rules if (alert := rule.evaluate(point)) is not None]
+
+
+def alert_write_timestamp(alert: Alert) -> int:
+    """``USING TIMESTAMP`` for an alert row: the window's first reading has the latest one."""
+    window_us = to_micros(alert.window)
+    return window_us + _ALERT_WINDOW_US - 1 - (to_micros(alert.ts) - window_us)
+
+
+def first_alert(alerts: Iterable[Alert]) -> Alert:
+    """The alert a row keeps among those written to it (the one with the latest timestamp)."""
+    return max(alerts, key=alert_write_timestamp)
+
+
+def alert_rows(points: Iterable[TelemetryPoint]) -> dict[tuple[object, ...], Alert]:
+    """The alert rows these readings leave in the table, by row key, whatever their order."""
+    rows: dict[tuple[object, ...], Alert] = {}
+    for point in points:
+        for alert in evaluate_alerts(point):
+            kept = rows.get(alert.row_key)
+            rows[alert.row_key] = alert if kept is None else first_alert((kept, alert))
+    return rows
 
 
 # ----------------------------------------------------------------------------- rollups
@@ -194,7 +259,7 @@ def compute_hourly_rollup(key: RollupKey, points: Iterable[TelemetryPoint]) -> H
         avg_speed_kmh=round(math.fsum(p.speed_kmh for p in rows) / count, 3),
         max_speed_kmh=max(p.speed_kmh for p in rows),
         avg_battery_pct=round(math.fsum(p.battery_pct for p in rows) / count, 3),
-        alert_count=sum(len(evaluate_alerts(p)) for p in rows),
+        alert_count=len(alert_rows(rows)),
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from fleet.config import load_settings
 from fleet.queries import DEFAULT_ALERT_LIMIT, AlertQuery, FleetQueries
 from fleet.session import connect
-from fleet.transform import evaluate_alerts
+from fleet.transform import alert_rows
 
 from .conftest import DEVICES_PER_FLEET, Seeded
 
@@ -55,7 +55,7 @@ def test_per_minute_series_covers_every_reading(q: FleetQueries, seeded: Seeded)
 
 def test_alert_limits_filters_and_exact_counts(q: FleetQueries, seeded: Seeded) -> None:
     day = datetime.now(UTC).date()
-    alerts = [a for p in seeded.of(PARIS, day) for a in evaluate_alerts(p)]
+    alerts = list(alert_rows(seeded.of(PARIS, day)).values())  # a row per window
     overspeed = [a for a in alerts if a.alert_type == "OVERSPEED"]
     query = AlertQuery(PARIS, (day,), alert_type="OVERSPEED", limit=1)
     counts = q.alert_counts(query)
@@ -67,8 +67,10 @@ def test_alert_limits_filters_and_exact_counts(q: FleetQueries, seeded: Seeded) 
     assert both[1] == counts and both[0].equals(limited)
     whole = q.alerts_and_counts(replace(query, limit=DEFAULT_ALERT_LIMIT))  # none full
     assert whole[1] == counts and len(whole[0]) == len(overspeed)
-    newest_high = max(a.ts for a in overspeed if a.severity == "HIGH")
-    assert limited.loc[limited["severity"] == "HIGH", "ts"].iloc[0].to_pydatetime() == newest_high
+    newest_high = max((a for a in overspeed if a.severity == "HIGH"), key=lambda a: a.window)
+    row = limited.loc[limited["severity"] == "HIGH"].iloc[0]
+    assert row["ts"].to_pydatetime() == newest_high.window
+    assert row["message"] == newest_high.message  # the window's first reading
 
 
 def test_fleet_reads(q: FleetQueries, seeded: Seeded) -> None:

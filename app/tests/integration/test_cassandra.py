@@ -25,8 +25,8 @@ from fleet.plan import WriteMode, minute_mutation
 from fleet.schema import ALL_TABLES, apply_schema, fleet_bucket
 from fleet.transform import (
     RollupKey,
+    alert_rows,
     compute_hourly_rollup,
-    evaluate_alerts,
     rollup_write_timestamp,
 )
 
@@ -107,9 +107,8 @@ def assert_latest(conn: Any, points: Iterable[TelemetryPoint]) -> None:
 
 def assert_alerts_and_rollups(conn: Any, points: list[TelemetryPoint]) -> None:
     alerts: Counter[tuple[str, date, str]] = Counter()
-    for p in points:
-        for alert in evaluate_alerts(p):
-            alerts[(alert.fleet_id, alert.day, alert.severity)] += 1
+    for alert in alert_rows(points).values():
+        alerts[(alert.fleet_id, alert.day, alert.severity)] += 1
     for (fleet_id, day, severity), count in alerts.items():
         found = count_rows(
             conn, "alerts_by_fleet_day", fleet_id=fleet_id, day=day, severity=severity

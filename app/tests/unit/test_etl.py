@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from cassandra import InvalidRequest
 
-from fleet.csv_source import open_csv, read_points
+from fleet.csv_source import open_csv, read_points, write_points_file
 from fleet.etl import EtlOptions, run_batch, run_import, run_rollup, run_stream
 from fleet.generator import generate_history
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode
-from fleet.schema import DEVICE_MINUTES, ROLLUPS
+from fleet.schema import ALERTS, DEVICE_MINUTES, ROLLUPS
 from fleet.transform import (
     RollupKey,
+    alert_rows,
     compute_hourly_rollup,
     evaluate_alerts,
     rollup_write_timestamp,
@@ -89,6 +90,31 @@ def test_batch_stores_every_table_and_exact_rollups(
         assert cells["avg_speed_kmh"][1] == rollup.avg_speed_kmh
         assert cells["alert_count"][1] == rollup.alert_count
     assert_minutes_match(db, points)
+    assert_alerts_match(db, points)
+
+
+def assert_alerts_match(db: Any, points: list[TelemetryPoint]) -> None:
+    """One row per (device, rule, severity, window), holding the window's first reading."""
+    expected = alert_rows(points)
+    assert expected and len(expected) < sum(len(evaluate_alerts(p)) for p in points)
+    stored = db.tables[ALERTS.name]
+    assert set(stored) == set(expected)
+    for key, alert in expected.items():
+        assert (stored[key]["value"][1], stored[key]["message"][1]) == (alert.value, alert.message)
+
+
+def test_alerts_hold_the_first_reading_when_readings_arrive_newest_first(
+    db: Any, connection: Callable[..., Connection], tmp_path: Path
+) -> None:
+    conn = connection()
+    points = list(generate_history(conn.settings.fleets, 4, 99, 2000, END, 10.0))
+    source = tmp_path / "newest-first.csv"
+    write_points_file(reversed(points), source)
+    result, rejected = run_import(
+        conn, source, tmp_path / "rejects.csv", replace(QUIET, chunk_size=7)
+    )
+    assert result.ok and rejected == 0 and result.metrics.records_written == 2000
+    assert_alerts_match(db, points)
 
 
 def test_replay_in_the_other_mode_changes_nothing(

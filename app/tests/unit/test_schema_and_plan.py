@@ -26,6 +26,7 @@ from fleet.schema import (
     split_statements,
     table_columns,
 )
+from fleet.transform import alert_window, alert_write_timestamp, evaluate_alerts
 
 Factory = Callable[..., TelemetryPoint]
 T0 = datetime(2025, 6, 16, 8, 0, tzinfo=UTC)
@@ -141,6 +142,27 @@ def test_plan_writes_every_table(point_factory: Factory) -> None:
         TELEMETRY_BY_FLEET.name,
         ("FLEET_PARIS", T0.date(), fleet_bucket(8, "PARIS-0001")),
     )
+
+
+def test_alerts_of_one_window_are_one_row_holding_the_first_reading(
+    point_factory: Factory,
+) -> None:
+    hot = [
+        point_factory(ts=T0 + timedelta(seconds=s), speed_kmh=speed)
+        for s, speed in ((40, 97.0), (10, 95.0), (25, 99.0), (310, 95.0))  # last: next window
+    ]
+    mutations = WritePlanner().plan(_records(hot))
+    rows = [
+        dict(zip(ALERTS.columns, m.values, strict=False)) | {"_m": m}
+        for m in mutations
+        if m.table is ALERTS
+    ]
+    assert len(rows) == 2
+    first, later = sorted(rows, key=lambda r: r["ts"])
+    assert first["ts"] == alert_window(T0) and first["value"] == 95.0  # the reading at +10 s
+    assert first["_m"].records == (0, 1, 2)  # acknowledged with every reading it stands for
+    assert first["_m"].values[-1] == alert_write_timestamp(evaluate_alerts(hot[1])[0])
+    assert later["_m"].records == (3,)
 
 
 def test_devices_are_registered_once_unless_forgotten(point_factory: Factory) -> None:

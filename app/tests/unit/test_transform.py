@@ -13,6 +13,9 @@ from fleet.schema import ROLLUPS
 from fleet.transform import (
     HourlyRollup,
     RollupKey,
+    alert_rows,
+    alert_window,
+    alert_write_timestamp,
     compute_hourly_rollup,
     evaluate_alerts,
     rollup_keys,
@@ -113,8 +116,79 @@ def test_one_reading_can_raise_several_alerts(point_factory: Factory) -> None:
     }
     speed = next(a for a in alerts if a.alert_type == "OVERSPEED")
     assert (speed.value, speed.threshold, speed.ts, speed.day) == (95.0, 90.0, point.ts, point.day)
-    assert speed.message == "speed_kmh 95 km/h >= 90 km/h"
+    assert speed.message == "speed_kmh 95 km/h >= 90 km/h at 08:30:00"
     assert evaluate_alerts(point_factory()) == []
+
+
+@pytest.mark.parametrize(
+    ("ts", "window"),
+    [
+        (datetime(2025, 6, 16, 8, 30, tzinfo=UTC), datetime(2025, 6, 16, 8, 30, tzinfo=UTC)),
+        (
+            datetime(2025, 6, 16, 8, 34, 59, 999000, tzinfo=UTC),
+            datetime(2025, 6, 16, 8, 30, tzinfo=UTC),
+        ),
+        (datetime(2025, 6, 16, 8, 35, tzinfo=UTC), datetime(2025, 6, 16, 8, 35, tzinfo=UTC)),
+        (datetime(2025, 6, 16, 23, 59, 59, tzinfo=UTC), datetime(2025, 6, 16, 23, 55, tzinfo=UTC)),
+        # a reading stamped in another time zone lands in the UTC window of the same instant
+        (
+            datetime(2025, 6, 16, 10, 33, tzinfo=timezone(timedelta(hours=2))),
+            datetime(2025, 6, 16, 8, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_alert_window(ts: datetime, window: datetime) -> None:
+    assert alert_window(ts) == window
+
+
+def _hot(point_factory: Factory, minute: float, speed: float = 95.0) -> TelemetryPoint:
+    ts = datetime(2025, 6, 16, 8, 0, tzinfo=UTC) + timedelta(minutes=minute)
+    return point_factory(ts=ts, speed_kmh=speed)
+
+
+def test_a_lasting_condition_is_one_row_per_window(point_factory: Factory) -> None:
+    # 15 minutes over 90 km/h, one reading every 5 s: 180 readings, 3 windows.
+    readings = [_hot(point_factory, i / 12) for i in range(180)]
+    rows = alert_rows(readings)
+    assert len(rows) == 3
+    assert sorted(a.ts for a in rows.values()) == [
+        readings[0].ts,
+        readings[60].ts,
+        readings[120].ts,
+    ]
+    assert {a.window for a in rows.values()} == {a.ts for a in rows.values()}
+
+
+def test_alert_rows_keep_the_first_reading_whatever_the_order(point_factory: Factory) -> None:
+    readings = [_hot(point_factory, m, speed) for m, speed in ((1, 95.0), (2, 99.0), (4.5, 97.0))]
+    expected = alert_rows(readings)
+    (only,) = expected.values()
+    assert (only.ts, only.value) == (readings[0].ts, 95.0)
+    for seed in range(5):
+        shuffled = readings[:]
+        random.Random(seed).shuffle(shuffled)
+        assert alert_rows(shuffled) == expected
+    # the write timestamps order them the same way: the first reading's wins in Cassandra
+    stamps = [alert_write_timestamp(evaluate_alerts(p)[0]) for p in readings]
+    assert stamps == sorted(stamps, reverse=True)
+    window_us = int(only.window.timestamp()) * 1_000_000
+    assert all(window_us <= s < window_us + 300_000_000 for s in stamps)
+
+
+def test_each_severity_and_rule_is_its_own_row(point_factory: Factory) -> None:
+    readings = [
+        _hot(point_factory, 1, 95.0),  # OVERSPEED LOW
+        _hot(point_factory, 2, 125.0),  # OVERSPEED HIGH in the same window
+        point_factory(ts=_hot(point_factory, 3).ts, speed_kmh=95.0, battery_pct=4),  # + BATTERY
+        point_factory(device_id="PARIS-0002", ts=_hot(point_factory, 3).ts, speed_kmh=95.0),
+    ]
+    keys = {(a.device_id, a.alert_type, a.severity) for a in alert_rows(readings).values()}
+    assert keys == {
+        ("PARIS-0001", "OVERSPEED", "LOW"),
+        ("PARIS-0001", "OVERSPEED", "HIGH"),
+        ("PARIS-0001", "BATTERY_LOW", "HIGH"),
+        ("PARIS-0002", "OVERSPEED", "LOW"),
+    }
 
 
 # ----------------------------------------------------------------------------- rollups

@@ -12,9 +12,10 @@ import streamlit as st
 from fleet.dashboard import charts, state
 from fleet.dashboard.kpi import ALL, MAX_ALERT_DAYS, busiest_devices, days_between, severities_for
 from fleet.queries import DEFAULT_ALERT_LIMIT, AlertQuery
-from fleet.transform import ALERT_RULES, SEVERITIES
+from fleet.transform import ALERT_RULES, ALERT_WINDOW, SEVERITIES
 
 TIMELINE_DEVICES = 40
+ALERT_WINDOW_MIN = int(ALERT_WINDOW.total_seconds() // 60)
 
 
 def device_link(fleet_id: str, day: date, device_id: str) -> str:
@@ -73,7 +74,11 @@ def render() -> None:
     for col, sev in zip(cols[1:], SEVERITIES, strict=True):
         col.metric(sev, data.counts.get(sev, "-"), border=True)
     period = f"{days[0]:%Y-%m-%d}" + (f" → {days[-1]:%Y-%m-%d}" if len(days) > 1 else "")
-    st.caption(f"{period} (UTC) · {alert_type if alert_type != ALL else 'all types'}")
+    st.caption(
+        f"{period} (UTC) · {alert_type if alert_type != ALL else 'all types'} · one alert per "
+        f"device, rule and severity in each {ALERT_WINDOW_MIN}-minute window, "
+        "with the window's first reading"
+    )
     alerts = data.alerts
     if alerts.empty:
         st.info("No alert for these filters.")
@@ -101,7 +106,9 @@ def render() -> None:
     event = st.dataframe(
         table[["ts", "severity", "alert_type", "link", "value", "threshold", "message"]],
         column_config={
-            "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "ts": st.column_config.DatetimeColumn(
+                "Window (UTC)", format="YYYY-MM-DD HH:mm", help="Start of the alert's window"
+            ),
             "severity": "Severity",
             "alert_type": "Type",
             "message": "Message",
