@@ -34,7 +34,7 @@ from fleet.transform import (
     HourlyRollup,
     alert_write_timestamp,
     evaluate_alerts,
-    first_alert,
+    keep_first,
     rollup_write_timestamp,
 )
 
@@ -115,25 +115,24 @@ class WritePlanner:
         mutations: list[Mutation] = []
         newest: dict[str, TelemetryPoint] = {}
         ids_by_device: dict[str, list[int]] = {}
-        alerts: dict[tuple[object, ...], tuple[Alert, list[int]]] = {}
+        alerts: dict[tuple[object, ...], Alert] = {}  # the window's first reading, by row
+        ids_by_alert: dict[tuple[object, ...], list[int]] = {}  # every reading of the row
         for record_id, point in records:
             row = _reading_row(point)
             ids = (record_id,)
             mutations.append(_mutation(TELEMETRY_BY_DEVICE, row, ids))
             mutations.append(_mutation(TELEMETRY_BY_FLEET, row, ids))
             for alert in evaluate_alerts(point):
-                kept, alert_ids = alerts.setdefault(alert.row_key, (alert, []))
-                alert_ids.append(record_id)
-                alerts[alert.row_key] = (first_alert((kept, alert)), alert_ids)
+                keep_first(alerts, alert)
+                ids_by_alert.setdefault(alert.row_key, []).append(record_id)
             current = newest.get(point.device_id)
             if current is None or point.ts >= current.ts:
                 newest[point.device_id] = point
             ids_by_device.setdefault(point.device_id, []).append(record_id)
 
-        for alert, alert_ids in alerts.values():
-            mutations.append(
-                _mutation(ALERTS, _alert_row(alert), tuple(alert_ids), alert_write_timestamp(alert))
-            )
+        for key, alert in alerts.items():
+            stamp = alert_write_timestamp(alert)
+            mutations.append(_mutation(ALERTS, _alert_row(alert), tuple(ids_by_alert[key]), stamp))
 
         for device_id, point in newest.items():
             ids = tuple(ids_by_device[device_id])

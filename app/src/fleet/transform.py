@@ -13,14 +13,15 @@ Alert design (bounded partitions, same idempotence)
 ---------------------------------------------------
 A device that stays beyond a threshold breaks the rule at every reading (every 5 s when
 streaming). Writing one alert row per reading made a fleet's daily partition grow with devices
-times readings (about 1.5 M rows a day for 1,000 devices). An alert row is instead one
-(device, rule, severity, 5-minute window): the row is keyed by the window's start
-(:attr:`Alert.window`), and every reading of the window that breaks the rule at that severity
-writes the same row. The row holds the window's *first* such reading whatever the order in which
-readings arrive: it is written ``USING TIMESTAMP`` window end minus the reading's offset in the
-window (:func:`alert_write_timestamp`), so an earlier reading always has the later timestamp.
-:func:`alert_rows` is the set of rows a set of readings leaves in the table, and the rollups'
-``alert_count`` counts those rows (windows never span hours).
+times readings (over a million rows a day for 1,000 devices, see docs/cassandra-modeling.md).
+An alert row is instead one (device, rule, severity, 5-minute window): the row is keyed by the
+window's start (:attr:`Alert.window`), and every reading of the window that breaks the rule at
+that severity writes the same row. The row holds the window's *first* such reading whatever the
+order in which readings arrive: it is written ``USING TIMESTAMP`` window end minus the reading's
+offset in the window (:func:`alert_write_timestamp`), so an earlier reading always has the later
+timestamp; :func:`keep_first` applies the same rule in memory. :func:`alert_rows` is the set of
+rows a set of readings leaves in the table, and the rollups' ``alert_count`` counts those rows
+(windows never span hours).
 
 Two workers (or a restarted worker) may recompute the same hour while data is still arriving.
 The row is written ``USING TIMESTAMP hour_start_us + points`` (:func:`rollup_write_timestamp`):
@@ -48,7 +49,8 @@ OLDEST_ACCEPTED = datetime(2000, 1, 1, tzinfo=UTC)
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 # An alert row per (device, rule, severity) and window; divides an hour (rollups count rows).
 ALERT_WINDOW = timedelta(minutes=5)
-_ALERT_WINDOW_US = int(ALERT_WINDOW.total_seconds()) * 1_000_000
+_ALERT_WINDOW_S = int(ALERT_WINDOW.total_seconds())
+_ALERT_WINDOW_US = _ALERT_WINDOW_S * 1_000_000
 
 # Physical limits for validation (inclusive). Speeds above the generator's 130 km/h are
 # plausible readings (and raise OVERSPEED alerts); beyond 250 km/h a road vehicle's GPS is wrong.
@@ -102,8 +104,7 @@ def validate_point(
 
 def alert_window(ts: datetime) -> datetime:
     """Start of the alert window holding ``ts`` (UTC)."""
-    seconds = int(ALERT_WINDOW.total_seconds())
-    return datetime.fromtimestamp(to_micros(ts) // _ALERT_WINDOW_US * seconds, tz=UTC)
+    return datetime.fromtimestamp(to_micros(ts) // _ALERT_WINDOW_US * _ALERT_WINDOW_S, tz=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +195,12 @@ def alert_write_timestamp(alert: Alert) -> int:
     return window_us + _ALERT_WINDOW_US - 1 - (to_micros(alert.ts) - window_us)
 
 
-def first_alert(alerts: Iterable[Alert]) -> Alert:
-    """The alert a row keeps among those written to it (the one with the latest timestamp)."""
-    return max(alerts, key=alert_write_timestamp)
+def keep_first(rows: dict[tuple[object, ...], Alert], alert: Alert) -> None:
+    """Put ``alert`` in ``rows`` (by row key) unless the row holds an earlier reading: what the
+    table keeps, as the latest write timestamp wins."""
+    kept = rows.get(alert.row_key)
+    if kept is None or alert_write_timestamp(alert) > alert_write_timestamp(kept):
+        rows[alert.row_key] = alert
 
 
 def alert_rows(points: Iterable[TelemetryPoint]) -> dict[tuple[object, ...], Alert]:
@@ -204,8 +208,7 @@ def alert_rows(points: Iterable[TelemetryPoint]) -> dict[tuple[object, ...], Ale
     rows: dict[tuple[object, ...], Alert] = {}
     for point in points:
         for alert in evaluate_alerts(point):
-            kept = rows.get(alert.row_key)
-            rows[alert.row_key] = alert if kept is None else first_alert((kept, alert))
+            keep_first(rows, alert)
     return rows
 
 
