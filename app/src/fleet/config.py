@@ -71,8 +71,10 @@ class Settings:
     concurrency: int
     request_timeout_s: float
     write_attempts: int
+    reconnect_max_delay_s: float
     replication: dict[str, int]
     fleets: tuple[str, ...]
+    ingest_fleets: tuple[str, ...]
     devices_per_fleet: int
     seed: int
 
@@ -283,6 +285,22 @@ def load_settings(
             f"({', '.join(f'{dc}:{rf}' for dc, rf in replication.items())})"
         )
 
+    fleets = r.parsed("FLEET_FLEETS", "FLEET_PARIS,FLEET_LYON", parse_fleets, ())
+    # Unset: every fleet. "none": no fleet (a failover moved this DC's fleets elsewhere).
+    ingest_text = r.raw("FLEET_INGEST_FLEETS", "")
+    ingest = (
+        fleets
+        if not ingest_text
+        else ()
+        if ingest_text.lower() == "none"
+        else r.parsed("FLEET_INGEST_FLEETS", ingest_text, parse_fleets, ())
+    )
+    outside = [f for f in ingest if f not in fleets]
+    if outside:
+        r.problems.append(
+            f"FLEET_INGEST_FLEETS: {', '.join(outside)} not in FLEET_FLEETS ({', '.join(fleets)})"
+        )
+
     settings = Settings(
         contact_points=contact_points,
         port=port,
@@ -295,8 +313,10 @@ def load_settings(
         concurrency=r.integer("FLEET_CONCURRENCY", 64, 1, 4096),
         request_timeout_s=r.number("FLEET_REQUEST_TIMEOUT", 10.0, 0.1, 600.0),
         write_attempts=r.integer("FLEET_WRITE_ATTEMPTS", 5, 1, 50),
+        reconnect_max_delay_s=r.number("FLEET_RECONNECT_MAX_DELAY", 4.0, 0.5, 60.0),
         replication=replication,
-        fleets=r.parsed("FLEET_FLEETS", "FLEET_PARIS,FLEET_LYON", parse_fleets, ()),
+        fleets=fleets,
+        ingest_fleets=ingest,
         devices_per_fleet=r.integer("FLEET_DEVICES_PER_FLEET", 25, 1, 5000),
         seed=r.integer("FLEET_SEED", 42, 0, 2**63 - 1),
     )

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,7 +33,7 @@ from cassandra.query import SimpleStatement
 from fleet.config import Settings
 from fleet.metrics import percentile
 from fleet.schema import DRILL_PROBE
-from fleet.session import connect
+from fleet.session import connect, connect_dc
 
 log = logging.getLogger(__name__)
 
@@ -293,10 +293,7 @@ def verify(settings: Settings, run_id: str, acks: Path, datacenters: tuple[str, 
     levels = sorted({a.cl for a in attempts})
     by_dc: dict[str, dict[str, dict[str, int | list[int]]]] = {}
     for dc in datacenters:
-        dc_settings = replace(
-            settings, local_dc=dc, consistency="LOCAL_QUORUM", degraded_consistency=None
-        )
-        with connect(dc_settings) as conn:
+        with connect_dc(settings, dc) as conn:
             stored = {lv: read_back(conn.session, settings.keyspace, run_id, lv) for lv in levels}
         by_dc[dc] = compare(attempts, stored)
     summary = summarize(attempts)
