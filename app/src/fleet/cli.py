@@ -35,13 +35,15 @@ from fleet.etl import (
     run_bench,
     run_import,
     run_rollup,
-    run_stream,
 )
 from fleet.generator import generate_history
+from fleet.ledger import Ledger, verify_readings
 from fleet.metrics import render_summary, to_json
 from fleet.plan import WriteMode
 from fleet.probe import parse_levels, render_verify, run_probe, verify
 from fleet.schema import SchemaError, apply_schema, render_schema
+from fleet.spool import FsyncPolicy, Spool
+from fleet.stream import StreamOptions, run_stream
 from fleet.writer import Connection, ConnectionCheckError
 
 P = ParamSpec("P")
@@ -361,6 +363,32 @@ def etl_batch(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Rewrite this JSON file with the counters so far after every tick.",
 )
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep readings that cannot be written in this directory and replay them in order "
+    "once writes succeed (default: none, such readings fail).",
+)
+@click.option(
+    "--spool-max-mb",
+    type=click.IntRange(1, 1 << 20),
+    default=256,
+    show_default=True,
+    help="Bound of the spool; readings that do not fit are dropped (counted, logged).",
+)
+@click.option(
+    "--spool-fsync",
+    type=click.Choice([p.value for p in FsyncPolicy]),
+    default=FsyncPolicy.ALWAYS.value,
+    show_default=True,
+    help="always: fsync every append; interval: at most every second; never: leave it to the "
+    "OS (a crash of the process loses nothing, a power loss may).",
+)
+@click.option(
+    "--ledger-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Record the key of every generated reading here, for `fleet etl verify`.",
+)
 @etl_options
 @pass_app
 @handle_errors
@@ -370,16 +398,76 @@ def etl_stream(
     ticks: int | None,
     rollup_every: float,
     stats_file: Path | None,
+    spool_dir: Path | None,
+    spool_max_mb: int,
+    spool_fsync: str,
+    ledger_dir: Path | None,
     options: EtlOptions,
     as_json: bool,
 ) -> None:
-    """Real-time feed: one reading per device per tick."""
-    options.stats_file = stats_file
-
-    result = _run_etl(
-        app, options, lambda conn: run_stream(conn, interval, ticks, options, rollup_every)
-    )
+    """Real-time feed: one reading per device of FLEET_INGEST_FLEETS per tick."""
+    settings = app.settings()
+    settings.require_local_dc()
+    stream = StreamOptions(interval, ticks, rollup_every, stats_file)
+    try:
+        if spool_dir is not None:
+            stream.spool = Spool(
+                spool_dir, max_bytes=spool_max_mb << 20, fsync=FsyncPolicy(spool_fsync)
+            )
+        if ledger_dir is not None:
+            stream.ledger = Ledger(ledger_dir)
+    except OSError as exc:
+        raise CliError(f"cannot use {exc.filename}: {exc.strerror}", EXIT_CONFIG) from exc
+    with graceful_stop() as stop:
+        options.stop = stop
+        result = run_stream(settings, lambda: writer.connect(settings), stream, options)
     _print_result(result, as_json)
+
+
+@etl.command("verify")
+@click.option(
+    "--ledger-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="The stream's --ledger-dir.",
+)
+@click.option("--since", callback=_parse_end, required=True, help="ISO-8601 with a timezone.")
+@click.option("--until", callback=_parse_end, required=True, help="ISO-8601 with a timezone.")
+@click.option(
+    "--dc",
+    "datacenters",
+    multiple=True,
+    required=True,
+    help="Read back at LOCAL_QUORUM through this data center (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def etl_verify(
+    app: AppContext,
+    ledger_dir: Path,
+    since: datetime,
+    until: datetime,
+    datacenters: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Check that every reading the stream generated in [SINCE, UNTIL] is stored in each DC;
+    exit 1 if one is missing."""
+    report = verify_readings(app.settings(), ledger_dir, since, until, datacenters)
+    if as_json:
+        click.echo(to_json(report))
+    else:
+        click.echo(
+            f"{report['generated']} readings of {report['devices']} devices generated "
+            f"in {report['ticks']} ticks"
+        )
+        for dc, row in report["read_back"].items():
+            click.echo(f"  {dc}: {row['found']} found, {row['missing']} missing")
+            for key in row["missing_sample"]:
+                click.echo(f"    missing {key}")
+        click.echo(f"lost: {report['lost_total']}")
+    if report["lost_total"]:
+        raise SystemExit(EXIT_FAILED)
 
 
 @etl.command("import")

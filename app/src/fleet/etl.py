@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,11 +22,12 @@ from fleet.csv_source import (
     open_csv,
     read_points,
 )
-from fleet.generator import FleetSimulator, fleet_devices, generate_history
-from fleet.metrics import Metrics, ProgressReporter, write_stats
+from fleet.generator import fleet_devices, generate_history
+from fleet.metrics import Metrics, ProgressReporter
 from fleet.minutes import MinuteReader, Span, TouchedSpans
 from fleet.model import Device, TelemetryPoint
 from fleet.plan import Mutation, WriteMode, WritePlanner, minute_mutation, rollup_mutation
+from fleet.replay import SpoolReplay
 from fleet.schema import DEVICE_MINUTES, DEVICES, ROLLUPS
 from fleet.transform import HourlyRollup, RollupKey, validate_point
 from fleet.writer import Connection, RollupReader, WritePipeline, make_pipeline
@@ -45,7 +46,6 @@ class EtlOptions:
     progress_out: TextIO | None = None
     failed_out: Path | None = None
     stop: threading.Event | None = None  # set: stop reading input, finish what is in flight
-    stats_file: Path | None = None  # stream: counters so far, rewritten after every tick
 
 
 @dataclass
@@ -62,18 +62,24 @@ class EtlResult:
     @property
     def ok(self) -> bool:
         m = self.metrics
-        return m.records_failed == 0 and m.unresolved == 0 and not self.rollup_failures
+        return m.lost == 0 and m.unresolved == 0 and not self.rollup_failures
 
 
 class EtlRun:
     """One run's pipeline and bookkeeping: what to roll up, which records failed."""
 
     def __init__(
-        self, conn: Connection, label: str, options: EtlOptions, registry: Iterable[Device] = ()
+        self,
+        conn: Connection,
+        label: str,
+        options: EtlOptions,
+        registry: Iterable[Device] = (),
+        metrics: Metrics | None = None,
+        replay: SpoolReplay | None = None,
     ) -> None:
         self.conn = conn
         self.options = options
-        self.metrics = Metrics(label)
+        self.metrics = metrics or Metrics(label)
         self.planner = WritePlanner(registry)
         self.touched: set[RollupKey] = set()  # fleet hours
         self.spans = TouchedSpans()  # device minutes
@@ -91,11 +97,19 @@ class EtlRun:
             on_record=self._on_record,
             on_mutation_failed=self._on_mutation_failed,
         )
+        self.replay = replay  # the stream's spool: failed readings wait there, then replay
+        if replay is not None:
+            replay.attach(self.pipeline, self._on_record)
 
     def _on_record(self, point: TelemetryPoint, failure: str | None) -> None:
         if failure is None:
             self.touched.add(RollupKey.of(point))
             self.spans.add(point)
+            self.metrics.record_written(point.fleet_id)
+            return
+        if self.replay is not None:  # kept for a replay (or dropped, counted, if it is full)
+            self.replay.store([point])
+            self.metrics.failed_spooled += 1
             return
         if len(self.result.failures) < MAX_LISTED_FAILURES:
             self.result.failures.append(f"{point.device_id} {format_ts(point.ts)}: {failure}")
@@ -140,9 +154,26 @@ class EtlRun:
                     continue
             chunk.append(point)
             if len(chunk) >= self.options.chunk_size:
-                self.pipeline.submit_points(chunk)
+                self._submit(chunk)
                 chunk = []
-        self.pipeline.submit_points(chunk)
+        self._submit(chunk)
+
+    def _submit(self, points: list[TelemetryPoint]) -> None:
+        """Write ``points``, or queue them behind the readings the spool holds."""
+        if self.replay is not None and self.replay.holding:
+            self.replay.store(points)
+        else:
+            self.pipeline.submit_points(points)
+
+    def pump(self, deadline: float, stop: threading.Event) -> None:
+        """Handle writes until ``deadline``, replaying the spool chunk after chunk."""
+        clock = self.metrics.clock
+        while not stop.is_set():
+            if self.replay is not None:
+                self.replay.step()
+            self.pipeline.pump(deadline=min(deadline, clock() + 0.25), stop=stop)
+            if clock() >= deadline:
+                return
 
     def refresh_rollups(self, spans: Sequence[Span] | None = None) -> None:
         """Recompute the fleet hours and device minutes touched since the last refresh
@@ -208,46 +239,6 @@ def run_batch(
     run = EtlRun(conn, f"batch/{options.mode}", options, registry=_registry(conn))
     run.write(generate_history(s.fleets, s.devices_per_fleet, s.seed, records, end, interval_s))
     return run.finish()
-
-
-def run_stream(
-    conn: Connection,
-    interval_s: float,
-    ticks: int | None,
-    options: EtlOptions,
-    rollup_every_s: float = 60.0,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> EtlResult:
-    """One reading per device every ``interval_s`` (wall clock) until ``ticks`` or stopped."""
-    s = conn.settings
-    stop = options.stop or threading.Event()
-    simulator = FleetSimulator(s.fleets, s.devices_per_fleet, s.seed, now(), interval_s)
-    run = EtlRun(conn, "stream", options, registry=simulator.devices)
-    clock = run.metrics.clock
-    next_due = last_rollup = clock()
-    done = 0
-    while not stop.is_set():
-        run.write(simulator.tick(at=now()))
-        done += 1
-        if ticks is not None and done >= ticks:
-            break
-        if options.rollups and clock() - last_rollup >= rollup_every_s:
-            run.refresh_rollups()
-            last_rollup = clock()
-        next_due += interval_s
-        if clock() > next_due + interval_s:
-            log.warning(
-                "stream is %.1fs behind schedule: writes are slower than the interval",
-                clock() - next_due,
-            )
-            next_due = clock()
-        run.pipeline.pump(deadline=next_due, stop=stop)
-        if options.stats_file is not None:
-            write_stats(options.stats_file, run.metrics, run.pipeline.in_flight)
-    result = run.finish()
-    if options.stats_file is not None:
-        write_stats(options.stats_file, run.metrics)
-    return result
 
 
 def run_import(

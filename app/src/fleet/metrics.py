@@ -31,6 +31,15 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
 
 
 @dataclass
+class FleetCounts:
+    """Readings of one fleet acknowledged by this run, and when (epoch seconds)."""
+
+    written: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+
+@dataclass
 class Metrics:
     """What one run wrote. Latencies are per request (a statement or a batch), in ms."""
 
@@ -44,6 +53,14 @@ class Metrics:
     retries: int = 0
     degraded_writes: int = 0
     rollups_written: int = 0  # rows of fleet hours and device minutes
+    # Stream with a spool (fleet.replay): readings appended to it (held or after failing),
+    # written back from it, refused because it was full (lost), and failed writes handed to it
+    # (kept, or dropped when it was full).
+    spooled: int = 0
+    replayed: int = 0
+    dropped: int = 0
+    failed_spooled: int = 0
+    fleets: dict[str, FleetCounts] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     latencies_ms: array[float] = field(default_factory=lambda: array("d"))
     started: float = 0.0
@@ -54,6 +71,18 @@ class Metrics:
 
     def record_latency(self, ms: float) -> None:
         self.latencies_ms.append(ms)
+
+    def record_written(self, fleet_id: str, wall: Callable[[], float] = time.time) -> None:
+        counts = self.fleets.setdefault(fleet_id, FleetCounts())
+        counts.written += 1
+        counts.last_at = wall()
+        if counts.first_at is None:
+            counts.first_at = counts.last_at
+
+    @property
+    def lost(self) -> int:
+        """Readings neither written nor kept in a spool."""
+        return self.records_failed - self.failed_spooled + self.dropped
 
     def record_error(self, exc: BaseException) -> None:
         self.errors[type(exc).__name__] += 1
@@ -92,6 +121,14 @@ class Metrics:
             "retries": self.retries,
             "degraded_writes": self.degraded_writes,
             "rollups_written": self.rollups_written,
+            "spooled": self.spooled,
+            "replayed": self.replayed,
+            "dropped": self.dropped,
+            "lost": self.lost,
+            "fleets": {
+                fleet: {"written": c.written, "first_at": c.first_at, "last_at": c.last_at}
+                for fleet, c in sorted(self.fleets.items())
+            },
             "errors": dict(sorted(self.errors.items())),
             "elapsed_s": round(self.elapsed_s, 3),
             "throughput_rps": round(self.throughput, 1),
@@ -149,6 +186,14 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"p99={_fmt_ms(lat['p99'])}",
             f"  errors: {errors}",
         ]
+        + (
+            [
+                f"  spool: spooled={summary['spooled']} replayed={summary['replayed']} "
+                f"dropped={summary['dropped']}"
+            ]
+            if summary.get("spooled") or summary.get("dropped")
+            else []
+        )
     )
 
 
@@ -156,9 +201,17 @@ def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, sort_keys=False)
 
 
-def write_stats(path: Path, metrics: Metrics, in_flight: int = 0) -> None:
-    """Replace ``path`` atomically with the run's counters so far (read by the drills)."""
-    data = {**metrics.summary(), "in_flight": in_flight, "updated_at": time.time()}
+def write_stats(
+    path: Path, metrics: Metrics, in_flight: int = 0, extra: dict[str, Any] | None = None
+) -> None:
+    """Replace ``path`` atomically with the run's counters so far and ``extra`` (the spool,
+    the nodes the driver is connected to), read by the drills and the operations' gates."""
+    data = {
+        **metrics.summary(),
+        **(extra or {}),
+        "in_flight": in_flight,
+        "updated_at": time.time(),
+    }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(to_json(data) + "\n", encoding="utf-8")
     os.replace(tmp, path)

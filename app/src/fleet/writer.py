@@ -148,14 +148,15 @@ class _Request:
     degraded: bool = False
 
 
+RecordCallback = Callable[[TelemetryPoint, str | None], None]
+
+
 @dataclass(eq=False)
 class _Record:
     point: TelemetryPoint
+    callback: RecordCallback | None
     pending: int = 0
     failure: str | None = None
-
-
-RecordCallback = Callable[[TelemetryPoint, str | None], None]
 
 
 @dataclass
@@ -204,14 +205,20 @@ class WritePipeline:
 
     # -- input
 
-    def submit_points(self, points: Sequence[TelemetryPoint]) -> None:
-        """Plan and queue the writes of ``points``; blocks while the backlog is full."""
+    def submit_points(
+        self, points: Sequence[TelemetryPoint], on_record: RecordCallback | None = None
+    ) -> None:
+        """Plan and queue the writes of ``points``; blocks while the backlog is full.
+
+        Each record's outcome goes to ``on_record`` if given (the spool's replay), else to the
+        pipeline's ``on_record``."""
         if not points:
             return
         records = [(self._next_record + i, p) for i, p in enumerate(points)]
         self._next_record += len(points)
+        callback = on_record or self.on_record
         for record_id, point in records:
-            self._records[record_id] = _Record(point)
+            self._records[record_id] = _Record(point, callback)
         self.metrics.records_submitted += len(points)
         self._enqueue(self.planner.plan(records))
         while len(self._ready) > self._max_backlog:
@@ -375,8 +382,8 @@ class WritePipeline:
                     self.metrics.records_failed += 1
                 else:
                     self.metrics.records_written += 1
-                if self.on_record:
-                    self.on_record(record.point, record.failure)
+                if record.callback:
+                    record.callback(record.point, record.failure)
 
 
 def make_pipeline(

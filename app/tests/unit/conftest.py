@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -59,7 +60,12 @@ class MemoryCassandra:
             t.name: {} for t in TABLES
         }
         self.fail = fail
+        self.down = False  # what the fake node reports to the stats (fail sets the outcomes)
         self.clock = count(1)  # client-side write timestamps: later writes, higher stamps
+
+    def get_pool_state(self) -> dict[Any, dict[str, Any]]:
+        """The driver's per-node pools: one open connection to the one node, unless down."""
+        return {NODE: {"shutdown": False, "open_count": 0 if self.down else 1}}
 
     def execute_async(self, mutations: tuple[Mutation, ...], *, execution_profile: Any) -> Any:
         error = next((e for m in mutations if (e := self.fail(m)) is not None), None)
@@ -146,11 +152,25 @@ class MemoryMinuteReader:
         return Recomputed(minutes, [])
 
 
+class FakeHost:
+    """A node as the driver's metadata describes it (hashable by identity, like the driver's)."""
+
+    address, datacenter, is_up = "127.0.0.1", "dc1", True
+
+
+NODE = FakeHost()
+
+
 @dataclass
 class FakeConnection:
     settings: Any
     session: MemoryCassandra
     degraded_profile: str | None = None
+
+    @property
+    def cluster(self) -> Any:
+        NODE.is_up = not self.session.down
+        return SimpleNamespace(metadata=SimpleNamespace(all_hosts=lambda: [NODE]))
 
     def close(self) -> None:
         pass

@@ -13,11 +13,12 @@ import pytest
 from cassandra import InvalidRequest
 
 from fleet.csv_source import open_csv, read_points, write_points_file
-from fleet.etl import EtlOptions, run_batch, run_import, run_rollup, run_stream
+from fleet.etl import EtlOptions, EtlResult, run_batch, run_import, run_rollup
 from fleet.generator import generate_history
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode
 from fleet.schema import ALERTS, DEVICE_MINUTES, ROLLUPS
+from fleet.stream import StreamOptions, run_stream
 from fleet.transform import (
     RollupKey,
     alert_rows,
@@ -30,6 +31,24 @@ from fleet.writer import Connection
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_telemetry.csv"
 END = datetime(2025, 6, 16, 9, 0, tzinfo=UTC)
 QUIET = EtlOptions(progress_interval_s=0)
+
+
+def stream(
+    conn: Connection,
+    interval_s: float,
+    ticks: int | None,
+    options: EtlOptions,
+    now: Callable[[], datetime] | None = None,
+    **stream_options: Any,
+) -> EtlResult:
+    """``fleet etl stream`` on an open connection (no spool: connected up front)."""
+    return run_stream(
+        conn.settings,
+        lambda: conn,
+        StreamOptions(interval_s, ticks, **stream_options),
+        options,
+        **({"now": now} if now else {}),
+    )
 
 
 def expected_rollups(points: list[TelemetryPoint]) -> dict[tuple[object, ...], Any]:
@@ -178,7 +197,7 @@ def test_stream_sends_one_reading_per_device_per_tick(
     db: Any, connection: Callable[..., Connection]
 ) -> None:
     conn = connection(FLEET_FLEETS="FLEET_LILLE")
-    result = run_stream(conn, 0.05, 3, QUIET)
+    result = stream(conn, 0.05, 3, QUIET)
     assert result.ok and result.metrics.records_written == 12
     per_device: dict[object, int] = {}
     for row in db.select("telemetry_by_device_day"):
@@ -203,7 +222,7 @@ def test_rollup_rows_that_failed_are_recomputed_at_the_next_refresh(
     conn = connection(FLEET_FLEETS="FLEET_LILLE")
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     minutes = (start + timedelta(minutes=i) for i in range(10))  # one tick per minute
-    result = run_stream(conn, 0.05, 3, QUIET, rollup_every_s=0.0, now=lambda: next(minutes))
+    result = stream(conn, 0.05, 3, QUIET, now=lambda: next(minutes), rollup_every_s=0.0)
     assert len(failed) == 4 and result.rollup_retries == 4
     assert result.ok and result.rollup_failures == []  # all written at a later refresh
     assert result.metrics.records_written == 12
@@ -227,7 +246,7 @@ def test_stream_stops_when_asked(db: Any, connection: Callable[..., Connection])
     stop = threading.Event()
     timer = threading.Timer(0.3, stop.set)
     timer.start()
-    result = run_stream(conn, 0.1, None, replace(QUIET, stop=stop))
+    result = stream(conn, 0.1, None, replace(QUIET, stop=stop))
     timer.join()
     ticks = result.metrics.records_written // 4
     assert result.ok and 2 <= ticks <= 6

@@ -1,0 +1,225 @@
+"""The streaming ETL (``fleet etl stream``): one reading per device per tick, forever.
+
+It ingests ``FLEET_INGEST_FLEETS`` (its data center's share of the fleets; a failover moves a
+lost DC's share to the survivors). Readings it cannot write wait in a durable spool and are
+replayed in order (:mod:`fleet.replay`); with a spool it also *starts* without Cassandra: when
+the first connection attempt fails, the connection is opened in the background, retried with a
+bounded backoff, and readings go to the spool until it succeeds, so a restart during an outage
+of its DC (a failover restarts it) loses nothing. Without a spool it fails at once when
+Cassandra cannot be reached, as before.
+
+After every tick the stats file (``--stats-file``) gets the counters, the spool, and every node
+with the driver's view of it (up, open connections): the operations' pre-checks read it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fleet.config import Settings
+from fleet.etl import EtlOptions, EtlResult, EtlRun
+from fleet.generator import FleetSimulator
+from fleet.ledger import Ledger
+from fleet.metrics import Metrics, write_stats
+from fleet.replay import SpoolReplay
+from fleet.session import Connection, ConnectionCheckError, node_connections
+from fleet.spool import Spool
+
+log = logging.getLogger(__name__)
+
+CONNECT_RETRY_BASE_S = 1.0
+
+
+@dataclass
+class StreamOptions:
+    interval_s: float = 5.0
+    ticks: int | None = None
+    rollup_every_s: float = 60.0
+    stats_file: Path | None = None
+    spool: Spool | None = None
+    ledger: Ledger | None = None
+
+
+class BackgroundConnector:
+    """Opens the connection in a worker thread, again after each failure (1 s doubling up to
+    the reconnection bound), so that the tick loop never waits for Cassandra."""
+
+    def __init__(
+        self,
+        open_connection: Callable[[], Connection],
+        max_delay_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._open = open_connection
+        self._max_delay_s = max_delay_s
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-connect")
+        self._future: Future[Connection] | None = None
+        self._delay = CONNECT_RETRY_BASE_S
+        self._next_try = 0.0
+        self.last_error: str | None = None
+
+    def poll(self) -> Connection | None:
+        """The connection once opened; None while an attempt runs or waits for its retry."""
+        if self._future is None:
+            if self._clock() < self._next_try:
+                return None
+            self._future = self._pool.submit(self._open)
+            return None
+        if not self._future.done():
+            return None
+        future, self._future = self._future, None
+        try:
+            conn = future.result()
+        except ConnectionCheckError as exc:
+            if str(exc) != self.last_error:
+                log.warning("Cassandra unreachable, readings go to the spool: %s", exc)
+            self.last_error = str(exc)
+            self._next_try = self._clock() + self._delay
+            self._delay = min(self._max_delay_s, self._delay * 2)
+            return None
+        self.last_error = None
+        return conn
+
+    def close(self) -> None:
+        """Stop retrying; a connection opened meanwhile is shut down."""
+        future, self._future = self._future, None
+        self._pool.shutdown(wait=True)
+        if future is not None and future.done() and future.exception() is None:
+            future.result().close()
+
+
+def _stats(
+    settings: Settings, conn: Connection | None, spool: Spool | None, error: str | None
+) -> dict[str, Any]:
+    oldest = spool.oldest_ts if spool is not None else None
+    return {
+        "local_dc": settings.local_dc,
+        "ingest_fleets": list(settings.ingest_fleets),
+        "connected": conn is not None,
+        "connect_error": error,
+        "spool": None
+        if spool is None
+        else {
+            "pending_records": spool.pending_records,
+            "pending_bytes": spool.pending_bytes,
+            "oldest_ts": oldest.isoformat() if oldest else None,
+        },
+        "nodes": node_connections(conn) if conn is not None else [],
+    }
+
+
+def run_stream(
+    settings: Settings,
+    open_connection: Callable[[], Connection],
+    stream: StreamOptions,
+    options: EtlOptions,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> EtlResult:
+    """One reading per device every ``interval_s`` (wall clock) until ``ticks`` or stopped."""
+    stop = options.stop or threading.Event()
+    metrics = Metrics("stream")
+    replay = SpoolReplay(stream.spool, metrics) if stream.spool is not None else None
+    # No fleet to ingest (a failover moved them all): the run only replays its spool.
+    simulator = (
+        FleetSimulator(
+            settings.ingest_fleets,
+            settings.devices_per_fleet,
+            settings.seed,
+            now(),
+            stream.interval_s,
+        )
+        if settings.ingest_fleets
+        else None
+    )
+    connector: BackgroundConnector | None = None
+    try:
+        conn: Connection | None = open_connection()
+    except ConnectionCheckError as exc:
+        if replay is None:
+            raise
+        log.warning("Cassandra unreachable at start, readings go to the spool: %s", exc)
+        conn = None
+        connector = BackgroundConnector(open_connection, settings.reconnect_max_delay_s)
+        connector.last_error = str(exc)
+    run: EtlRun | None = None
+    clock = metrics.clock
+    next_due = last_rollup = clock()
+    done = 0
+    try:
+        while not stop.is_set():
+            if run is None and conn is None and connector is not None:
+                conn = connector.poll()
+            if run is None and conn is not None:
+                registry = simulator.devices if simulator else ()
+                run = EtlRun(conn, "stream", options, registry, metrics=metrics, replay=replay)
+            if simulator is not None:
+                at = now()
+                points = simulator.tick(at=at)
+                if run is not None:
+                    run.write(points)
+                elif replay is not None:
+                    replay.store(points)
+                # After the write or the spool: a crash in between leaves a reading stored but
+                # not in the ledger (harmless), never one in the ledger that nothing holds.
+                if stream.ledger is not None:
+                    stream.ledger.record(at, points)
+            done += 1
+            if stream.ticks is not None and done >= stream.ticks:
+                break
+            if (
+                run is not None
+                and options.rollups
+                and clock() - last_rollup >= stream.rollup_every_s
+            ):
+                run.refresh_rollups()
+                last_rollup = clock()
+            next_due += stream.interval_s
+            if clock() > next_due + stream.interval_s:
+                log.warning(
+                    "stream is %.1fs behind schedule: writes are slower than the interval",
+                    clock() - next_due,
+                )
+                next_due = clock()
+            if run is not None:
+                run.pump(next_due, stop)
+            else:
+                stop.wait(max(0.0, next_due - clock()))
+            if stream.stats_file is not None:
+                in_flight = run.pipeline.in_flight if run is not None else 0
+                error = connector.last_error if connector is not None else None
+                write_stats(
+                    stream.stats_file,
+                    metrics,
+                    in_flight,
+                    _stats(settings, conn, stream.spool, error),
+                )
+        result = run.finish() if run is not None else _unconnected_result(metrics, options)
+        if stream.stats_file is not None:
+            write_stats(stream.stats_file, metrics, 0, _stats(settings, conn, stream.spool, None))
+        return result
+    finally:
+        if connector is not None:
+            connector.close()
+        if conn is not None:
+            conn.close()
+        if stream.spool is not None:
+            stream.spool.close()  # what it holds waits on disk for the next run
+        if stream.ledger is not None:
+            stream.ledger.close()
+
+
+def _unconnected_result(metrics: Metrics, options: EtlOptions) -> EtlResult:
+    """Stopped before Cassandra could be reached: everything generated is in the spool."""
+    metrics.finish()
+    result = EtlResult(metrics)
+    result.interrupted = bool(options.stop and options.stop.is_set())
+    return result
