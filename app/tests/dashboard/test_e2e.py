@@ -6,6 +6,7 @@ Needs the FLEET_IT_* variables (see conftest.py) and Debian's ``chromium`` packa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -58,12 +59,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(seeded: Seeded) -> Iterator[str]:
+@contextlib.contextmanager
+def running_dashboard(env: dict[str, str]) -> Iterator[str]:
+    """``fleet dashboard`` on a free loopback port with ``env`` added, until the block ends."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleet", "dashboard", "--port", str(port), "--address", "127.0.0.1"],
-        env={**os.environ, **seeded.env},
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -89,6 +91,12 @@ def dashboard_url(seeded: Seeded) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(seeded: Seeded) -> Iterator[str]:
+    with running_dashboard(seeded.env) as url:
+        yield url
 
 
 def open_browser(allow_hosts: tuple[str, ...] = ()) -> Iterator[Browser]:

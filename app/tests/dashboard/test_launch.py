@@ -26,6 +26,17 @@ def test_command_runs_the_entry_script_headless_without_usage_stats() -> None:
         assert option in command
 
 
+def test_the_browser_never_gets_error_details() -> None:
+    """``none``: an uncaught exception shows a generic message only; its type, message and
+    traceback go to the log. (``false``, the legacy value, still shows the traceback.)"""
+    from streamlit.config import ShowErrorDetailsConfigOptions
+
+    command = streamlit_command(8600, "127.0.0.1", python="/py")
+    options = [o for o in command if o.startswith("--client.showErrorDetails=")]
+    assert options == ["--client.showErrorDetails=none"]
+    assert ShowErrorDetailsConfigOptions.NONE.value == "none"  # still the value in this Streamlit
+
+
 def test_env_file_is_handed_over_as_fleet_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / "x.env"
     assert streamlit_environment({"A": "1"}, None) == {"A": "1"}

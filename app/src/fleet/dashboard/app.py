@@ -12,7 +12,6 @@ import streamlit as st
 
 from fleet.config import ConfigError
 from fleet.dashboard import state
-from fleet.session import ConnectionCheckError
 
 PAGES = [
     st.Page("views/realtime.py", title="Realtime", icon=":material/speed:", default=True),
@@ -25,15 +24,14 @@ PAGES = [
 
 
 def _ready() -> None:
-    """Stop with one clear message when the settings or Cassandra are not usable."""
+    """Stop with one clear message when the settings are invalid, or with the outage banner and
+    a Retry button when Cassandra cannot be reached (the next run connects again)."""
     try:
         state.settings()
-        state.connection()
     except ConfigError as exc:
         st.error(f"Invalid configuration\n\n{exc}")
         st.stop()
-    except ConnectionCheckError as exc:
-        st.error(f"Cassandra: {exc}")
+    if state.tolerant(None, state.connection) is None:
         st.button("Retry")
         st.stop()
 
@@ -80,6 +78,7 @@ def main() -> None:
         page_title="Fleet Tracing", page_icon=":material/local_shipping:", layout="wide"
     )
     page = st.navigation(PAGES)
+    state.begin_run()
     _ready()
     state.adopt_query_params()
     sidebar()

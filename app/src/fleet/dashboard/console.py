@@ -12,11 +12,16 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+from cassandra import RequestValidationException
+from cassandra.protocol import RequestValidationException as ServerRefused
 from cassandra.query import SimpleStatement
 
 from fleet.dashboard.cql_guard import check_statement
 
 _SHOWN_AS_IS = (str, int, float, bool, datetime, date)
+# The statement's own fault (syntax, unknown table, not granted): shown to the user as is. Any
+# other driver error means the DC cannot answer: the dashboard's outage banner.
+STATEMENT_ERRORS: tuple[type[Exception], ...] = (RequestValidationException, ServerRefused)
 
 
 @dataclass(frozen=True, slots=True)

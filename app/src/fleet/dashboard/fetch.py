@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
@@ -24,6 +24,7 @@ CRITICAL = "HIGH"
 class RealtimeData:
     latest: pd.DataFrame  # latest position of every device of the fleet
     critical_alerts: int  # HIGH alerts of the day
+    read_at: datetime  # UTC; older than the page's refresh when it shows kept data in an outage
 
     @property
     def rows(self) -> int:
@@ -69,7 +70,7 @@ class DevicesData:
 def fetch_realtime(q: FleetQueries, fleet_id: str, day: date) -> RealtimeData:
     counts = _POOL.submit(q.alert_counts, AlertQuery(fleet_id, (day,), (CRITICAL,)))
     latest = q.latest_positions(fleet_id)
-    return RealtimeData(latest, counts.result()[CRITICAL])
+    return RealtimeData(latest, counts.result()[CRITICAL], datetime.now(UTC))
 
 
 def fetch_analytics(

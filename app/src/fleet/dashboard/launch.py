@@ -13,7 +13,10 @@ DEFAULT_ADDRESS = "127.0.0.1"
 
 def streamlit_command(port: int, address: str, python: str = sys.executable) -> list[str]:
     """``streamlit run`` on the entry script: headless, no usage statistics, no file watcher
-    (an installed app does not change under it), nothing fetched from outside."""
+    (an installed app does not change under it), nothing fetched from outside, and no error
+    details in the browser: an uncaught exception shows a generic message there, its type,
+    message and traceback (file paths) go to the log only (``none``; ``false`` would still show
+    the traceback)."""
     return [
         python,
         "-m",
@@ -26,6 +29,7 @@ def streamlit_command(port: int, address: str, python: str = sys.executable) -> 
         "--server.fileWatcherType=none",
         "--browser.gatherUsageStats=false",
         "--client.toolbarMode=viewer",
+        "--client.showErrorDetails=none",
         "--theme.base=light",
     ]
 

@@ -9,18 +9,83 @@ FLEET_CONSOLE_USERNAME / FLEET_CONSOLE_PASSWORD
                                 role of the CQL console; set both, to a role granted SELECT only
 FLEET_CONSOLE_ROW_LIMIT         rows the console shows at most (default 500)
 FLEET_CONSOLE_TIMEOUT           seconds a console statement may run (default 10)
+FLEET_APP_HOSTS                 every dashboard of the deployment, one per data center, as
+                                comma-separated ``name@dc=url`` entries, e.g.
+                                ``app-1@dc1=http://10.213.10.31:8501/,app-2@dc2=http://...``;
+                                the Cluster page lists them with their health, and the outage
+                                banner links the other DCs' ones (default: none)
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from fleet.config import ConfigError, _Reader, parse_env_file
+from fleet.config import _DC_RE, ConfigError, _Reader, parse_env_file
 
 MAP_STYLES = ("open-street-map", "carto-positron", "carto-darkmatter", "white-bg")
+_HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AppHost:
+    """One dashboard of the deployment: its host name, the DC it reads from, its address."""
+
+    name: str
+    dc: str
+    url: str
+
+    @property
+    def health_url(self) -> str:
+        """Streamlit's own liveness endpoint (``ok`` once the server runs), under the
+        dashboard's path; its query string, if any, left out."""
+        parts = urlsplit(self.url)
+        return urlunsplit(
+            (parts.scheme, parts.netloc, parts.path.rstrip("/") + "/_stcore/health", "", "")
+        )
+
+
+def _app_host(entry: str) -> AppHost:
+    """``name@dc=url``; ValueError saying what is wrong with this entry."""
+    target, sep, url = entry.partition("=")
+    name, at, dc = target.strip().partition("@")
+    name, dc, url = name.strip(), dc.strip(), url.strip()
+    if not sep or not at:
+        raise ValueError("expected name@dc=url")
+    if not _HOST_NAME_RE.match(name):
+        raise ValueError(f"invalid host name {name!r}")
+    if not _DC_RE.match(dc):
+        raise ValueError(f"invalid data center {dc!r}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return AppHost(name, dc, url)
+
+
+def parse_app_hosts(text: str) -> tuple[tuple[AppHost, ...], list[str]]:
+    """The hosts of ``FLEET_APP_HOSTS`` and a problem per invalid entry (empty text: none)."""
+    if not text.strip():
+        return (), []
+    hosts: list[AppHost] = []
+    problems: list[str] = []
+    for number, entry in enumerate(text.split(","), start=1):
+        if not entry.strip():
+            problems.append(f"FLEET_APP_HOSTS entry {number} is empty")
+            continue
+        try:
+            host = _app_host(entry)
+        except ValueError as exc:
+            problems.append(f"FLEET_APP_HOSTS entry {number} ({entry.strip()!r}): {exc}")
+            continue
+        if any(h.name == host.name for h in hosts):
+            problems.append(f"FLEET_APP_HOSTS entry {number}: host {host.name!r} listed twice")
+            continue
+        hosts.append(host)
+    return tuple(hosts), problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +97,11 @@ class DashboardSettings:
     console_credentials: tuple[str, str] | None  # (role, password); None: the app's role
     console_row_limit: int
     console_timeout_s: float
+    app_hosts: tuple[AppHost, ...] = ()  # every dashboard of the deployment (FLEET_APP_HOSTS)
+
+    def other_dashboards(self, local_dc: str | None) -> tuple[AppHost, ...]:
+        """The dashboards reading from another DC than ``local_dc``: where to go in an outage."""
+        return tuple(h for h in self.app_hosts if h.dc != local_dc)
 
 
 def load_dashboard_settings(
@@ -52,6 +122,8 @@ def load_dashboard_settings(
     password = r.env.get("FLEET_CONSOLE_PASSWORD") or None
     if (username is None) != (password is None):
         r.problems.append("FLEET_CONSOLE_USERNAME and FLEET_CONSOLE_PASSWORD must be set together")
+    app_hosts, host_problems = parse_app_hosts(r.env.get("FLEET_APP_HOSTS", ""))
+    r.problems.extend(host_problems)
     settings = DashboardSettings(
         refresh_s=r.number("FLEET_DASHBOARD_REFRESH", 10.0, 1.0, 3600.0),
         cache_ttl_s=r.number("FLEET_DASHBOARD_CACHE_TTL", 60.0, 0.0, 86400.0),
@@ -60,6 +132,7 @@ def load_dashboard_settings(
         console_credentials=(username, password) if username and password else None,
         console_row_limit=r.integer("FLEET_CONSOLE_ROW_LIMIT", 500, 1, 10_000),
         console_timeout_s=r.number("FLEET_CONSOLE_TIMEOUT", 10.0, 0.5, 300.0),
+        app_hosts=app_hosts,
     )
     if r.problems:
         raise ConfigError(r.problems)

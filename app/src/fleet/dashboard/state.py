@@ -6,20 +6,40 @@
   refresh, history ones after FLEET_DASHBOARD_CACHE_TTL.
 * The selection (fleet, day, device) is kept in ``st.session_state`` under keys no widget owns,
   so it survives page changes (Streamlit drops the state of widgets a page does not draw).
+* Degrading, in one place: every fetch goes through :func:`guarded` (the cached ones through
+  :func:`cached_fetch`). When the local DC cannot answer (:data:`~fleet.dashboard.outage.
+  OUTAGE_ERRORS`), the error goes to the log with its traceback, and the page shows a banner
+  (DC, reason, since when, the other DCs' dashboards) above the last good result of that fetch,
+  kept per process; with none, the page stops after the banner. A fragment reruns by itself
+  and recovers with the first read that works, which also ends the outage.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import functools
+import logging
+import threading
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
 from fleet.config import ConfigError, Settings, load_settings
 from fleet.dashboard import fetch
+from fleet.dashboard.app_hosts import check_all
+from fleet.dashboard.cluster_info import ClusterView, describe_cluster
+from fleet.dashboard.outage import (
+    OUTAGE_ERRORS,
+    Kept,
+    LastGood,
+    OutageTracker,
+    banner_markdown,
+    clock,
+    describe_error,
+)
 from fleet.dashboard.settings import DashboardSettings, load_dashboard_settings
 from fleet.queries import AlertQuery, FleetQueries
 from fleet.session import Connection, connect
@@ -27,6 +47,11 @@ from fleet.transform import _ID_RE  # the fleet and device ids the ETL accepts
 
 ColumnConfig = dict[str, Any]  # st.dataframe's column_config
 FLEET, DAY, DEVICE, COMPARE = "sel_fleet", "sel_day", "sel_device", "sel_compare"
+BANNER_SHOWN = "_outage_banner_shown"
+HEALTH_TTL_S = 10.0
+P = ParamSpec("P")
+T = TypeVar("T")
+_LOG_SETUP = threading.Lock()
 
 
 def utc_today() -> date:
@@ -89,27 +114,173 @@ def _ttls() -> tuple[float, float]:
 REALTIME_TTL_S, HISTORY_TTL_S = _ttls()
 
 
+# Degrading when the local DC cannot answer.
+
+
+def _log() -> logging.Logger:
+    """This module's logger. Streamlit configures only its own loggers: when nothing else has
+    (the deployed app), ``fleet.dashboard`` gets a stderr handler, which reaches the journal."""
+    parent = logging.getLogger("fleet.dashboard")
+    with _LOG_SETUP:
+        if not parent.handlers and not logging.getLogger().handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            parent.addHandler(handler)
+    return logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def outage_tracker() -> OutageTracker:
+    """The local DC's current outage, shared by every session of the process."""
+    return OutageTracker()
+
+
+@st.cache_resource(show_spinner=False)
+def last_good() -> LastGood:
+    """The last good result of each fetch key, shared by every session of the process."""
+    return LastGood()
+
+
+def begin_run() -> None:
+    """A script run, or a fragment's rerun, starts: it draws the outage banner at most once."""
+    st.session_state[BANNER_SHOWN] = False
+
+
+def fragment(run_every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """``st.fragment(run_every=...)`` whose reruns draw their own outage banner (the app's
+    script, which calls :func:`begin_run`, does not run then)."""
+
+    def decorate(body: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(body)
+        def rerun() -> None:
+            begin_run()
+            body()
+
+        return st.fragment(run_every=run_every)(rerun)
+
+    return decorate
+
+
+def _local_dc() -> str:
+    return settings()[0].local_dc or "?"
+
+
+def _recovered() -> None:
+    """A read worked: the outage, if any, is over."""
+    ended = outage_tracker().succeeded()
+    if ended is not None:
+        now = datetime.now(UTC)
+        _log().warning(
+            "data center %s answers again (outage since %s, %d failed reads)",
+            _local_dc(),
+            clock(ended.since, now),
+            ended.failures,
+        )
+
+
+def _failed(exc: Exception, key: Hashable | None) -> Kept | None:
+    """Log ``exc``, count it in the outage and draw the banner (once per run); returns the last
+    good result of ``key``, if any."""
+    now = datetime.now(UTC)
+    dc = _local_dc()
+    reason = describe_error(exc)
+    outage, new = outage_tracker().failed(reason, now)
+    if new:  # the first failure of an outage, or a new reason: the traceback is worth reading
+        _log().error("data center %s cannot answer: %s", dc, reason, exc_info=exc)
+    else:
+        _log().warning(
+            "data center %s still cannot answer (failure %d since %s): %s",
+            dc,
+            outage.failures,
+            clock(outage.since, now),
+            reason,
+        )
+    kept = None if key is None else last_good().get(key)
+    if not st.session_state.get(BANNER_SHOWN):
+        st.session_state[BANNER_SHOWN] = True
+        others = settings()[1].other_dashboards(dc)
+        data_at = None if kept is None else kept.fetched_at
+        st.error(banner_markdown(dc, outage, now, data_at, others), icon=":material/cloud_off:")
+    elif kept is None:
+        st.caption(f"No earlier data for the rest of this view: it shows again once {dc} answers.")
+    else:
+        st.caption(f"Stale: data from {clock(kept.fetched_at, now)}.")
+    return kept
+
+
+def tolerant(key: Hashable | None, read: Callable[[], T]) -> T | None:
+    """``read()``; when the DC cannot answer, the banner and then the last good result kept for
+    ``key`` (None when there is none). Results are kept by :func:`remember`, on real reads only."""
+    try:
+        return read()
+    except OUTAGE_ERRORS as exc:
+        kept = _failed(exc, key)
+    return None if kept is None else kept.value
+
+
+def guarded(key: Hashable | None, read: Callable[[], T]) -> T:
+    """:func:`tolerant` for a page that cannot go on without the result: it stops after the
+    banner when nothing was kept."""
+    value = tolerant(key, read)
+    if value is None:
+        st.stop()
+    return value
+
+
+def remember(key: Hashable, value: object) -> None:
+    """``value`` is the last good result of ``key``."""
+    last_good().put(key, value, datetime.now(UTC))
+
+
+def cached_fetch(ttl: float, max_entries: int) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """``st.cache_data`` for a page's fetch, through :func:`guarded`. The decorated function
+    runs on cache misses only: each real read that works is kept (key: function name and
+    arguments, hashable) and ends the outage; one that fails is not cached, so the next run
+    (a fragment's refresh, the Retry of a page) reads again."""
+
+    def decorate(read: Callable[P, T]) -> Callable[P, T]:
+        def key(args: tuple[object, ...], kwargs: dict[str, object]) -> Hashable:
+            return (read.__name__, args, tuple(sorted(kwargs.items())))
+
+        @functools.wraps(read)
+        def remembered(*args: P.args, **kwargs: P.kwargs) -> T:
+            value = read(*args, **kwargs)
+            remember(key(args, kwargs), value)
+            _recovered()
+            return value
+
+        cached = st.cache_data(ttl=ttl, show_spinner=False, max_entries=max_entries)(remembered)
+
+        @functools.wraps(read)
+        def fetch_or_degrade(*args: P.args, **kwargs: P.kwargs) -> T:
+            return guarded(key(args, kwargs), lambda: cached(*args, **kwargs))
+
+        return fetch_or_degrade
+
+    return decorate
+
+
 # Cached fetches. The keyspace is part of each key so that two configurations never mix.
 
 
-@st.cache_data(ttl=REALTIME_TTL_S, show_spinner=False, max_entries=64)
+@cached_fetch(ttl=REALTIME_TTL_S, max_entries=64)
 def realtime(keyspace: str, fleet_id: str, day: date) -> fetch.RealtimeData:
     return fetch.fetch_realtime(queries(), fleet_id, day)
 
 
-@st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=64)
+@cached_fetch(ttl=HISTORY_TTL_S, max_entries=64)
 def analytics(
     keyspace: str, fleet_id: str, device_id: str, day: date, compare: tuple[str, ...]
 ) -> fetch.AnalyticsData:
     return fetch.fetch_analytics(queries(), fleet_id, device_id, day, compare)
 
 
-@st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=64)
+@cached_fetch(ttl=HISTORY_TTL_S, max_entries=64)
 def alerts(keyspace: str, query: AlertQuery) -> fetch.AlertsData:
     return fetch.fetch_alerts(queries(), query)
 
 
-@st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=256)
+@cached_fetch(ttl=HISTORY_TTL_S, max_entries=256)
 def devices(
     keyspace: str,
     fleet_id: str,
@@ -121,9 +292,38 @@ def devices(
     return fetch.fetch_devices(queries(), fleet_id, device_id, day, page_size, paging_state)
 
 
-@st.cache_data(ttl=HISTORY_TTL_S, show_spinner=False, max_entries=64)
+@cached_fetch(ttl=HISTORY_TTL_S, max_entries=64)
 def device_ids(keyspace: str, fleet_id: str) -> list[str]:
     return queries().devices(fleet_id)["device_id"].tolist()
+
+
+def cluster_view(keyspace: str) -> ClusterView | None:
+    """The Cluster page's facts, from the watch connection's metadata (no query: the states are
+    live even in an outage); None, after the banner, when that connection cannot be made."""
+    key = ("cluster_view", keyspace)
+
+    def read() -> ClusterView:
+        view = describe_cluster(cluster_watch().cluster.metadata, keyspace)
+        remember(key, view)  # not a read of the local DC: the outage goes on
+        return view
+
+    return tolerant(key, read)
+
+
+def degraded_reads() -> int | None:
+    """Reads retried at the degraded level since the start; None when the query connection
+    cannot be set up now (its statements are prepared in the local DC): the pages that read
+    through it report that outage, the Cluster page reads nothing."""
+    try:
+        return queries().degraded
+    except OUTAGE_ERRORS:
+        return None
+
+
+@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False, max_entries=8)
+def app_health(urls: tuple[str, ...]) -> dict[str, str]:
+    """Each dashboard's ``/_stcore/health`` answer, checked at most every HEALTH_TTL_S."""
+    return check_all(urls)
 
 
 # Selection carried across pages.

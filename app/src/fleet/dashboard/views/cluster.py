@@ -1,29 +1,36 @@
 """Cluster: nodes by data center and rack with their state, and the keyspace's replication,
-from the driver's cluster metadata, through a connection that watches every node of every DC."""
+from the driver's cluster metadata, through a connection that watches every node of every DC;
+then every dashboard of the deployment (FLEET_APP_HOSTS) with its health. The dashboards are
+drawn even when the cluster cannot be: they say where else to look."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from fleet.config import Settings
 from fleet.dashboard import state
-from fleet.dashboard.cluster_info import describe_cluster
+from fleet.dashboard.app_hosts import HEALTH_TIMEOUT_S, hosts_table
+from fleet.dashboard.cluster_info import ClusterView
+from fleet.dashboard.settings import DashboardSettings
 
 
 def _state_color(value: object) -> str:
     return {"UP": "color: #1a7f37", "DOWN": "color: #d1242f; font-weight: bold"}.get(str(value), "")
 
 
-def render() -> None:
-    base, dash = state.settings()
-    view = describe_cluster(state.cluster_watch().cluster.metadata, base.keyspace)
-    st.header("Cluster")
+def _health_color(value: object) -> str:
+    return "color: #1a7f37" if value == "ok" else "color: #d1242f; font-weight: bold"
+
+
+def _cluster(view: ClusterView, base: Settings) -> None:
+    degraded = state.degraded_reads()
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Data centers", len(view.datacenters), border=True)
     c2.metric("Nodes up", f"{view.nodes_up()} / {len(view.nodes)}", border=True)
     c3.metric("Local DC", base.local_dc or "?", border=True)
     c4.metric(
         "Degraded reads",
-        state.queries().degraded,
+        "-" if degraded is None else degraded,
         border=True,
         help=f"reads retried at {base.degraded_consistency} since the dashboard started",
     )
@@ -57,6 +64,39 @@ def render() -> None:
             hide_index=True,
             key="cl_replication",
         )
+
+
+def _app_hosts(dash: DashboardSettings) -> None:
+    st.subheader("Dashboards")
+    if not dash.app_hosts:
+        st.caption("Set FLEET_APP_HOSTS (name@dc=url, ...) to list every dashboard here.")
+        return
+    health = state.app_health(tuple(h.health_url for h in dash.app_hosts))
+    table = hosts_table(dash.app_hosts, health)
+    st.dataframe(
+        table.style.map(_health_color, subset=["health"]),
+        column_config={
+            "name": "Host",
+            "dc": "Reads from",
+            "url": st.column_config.LinkColumn("Dashboard"),
+            "this_host": st.column_config.CheckboxColumn("This host"),
+            "health": st.column_config.TextColumn(
+                "Health", help=f"GET /_stcore/health ({HEALTH_TIMEOUT_S:g} s timeout)"
+            ),
+        },
+        hide_index=True,
+        key="cl_app_hosts",
+    )
+    st.caption(f"Health checked at most every {state.HEALTH_TTL_S:g} s.")
+
+
+def render() -> None:
+    base, dash = state.settings()
+    st.header("Cluster")
+    view = state.cluster_view(base.keyspace)
+    if view is not None:
+        _cluster(view, base)
+    _app_hosts(dash)
     credentials = dash.console_credentials
     role = credentials[0] if credentials else f"{base.username or 'no login'} (application role)"
     fallback = base.degraded_consistency

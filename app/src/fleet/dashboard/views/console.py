@@ -7,12 +7,12 @@ connection, as FLEET_CONSOLE_USERNAME when set, with a row limit and a timeout.
 from __future__ import annotations
 
 import streamlit as st
-from cassandra import DriverException
-from cassandra.cluster import NoHostAvailable
 
 from fleet.dashboard import state
-from fleet.dashboard.console import run_console_statement
+from fleet.dashboard.console import STATEMENT_ERRORS, ConsoleResult, run_console_statement
 from fleet.dashboard.cql_guard import ALLOWED_KEYWORDS, StatementRejected
+from fleet.dashboard.outage import describe_error
+from fleet.dashboard.settings import DashboardSettings
 
 EXAMPLES = "\n".join(
     (
@@ -25,6 +25,22 @@ EXAMPLES = "\n".join(
     )
 )
 PLACEHOLDER = "SELECT * FROM devices_by_fleet WHERE fleet_id = 'FLEET_PARIS'"
+
+
+def _run(text: str, dash: DashboardSettings) -> ConsoleResult | str:
+    """The statement's rows, or why it was refused or failed by its own fault; the DC's
+    failures propagate to :func:`state.tolerant`."""
+    try:
+        return run_console_statement(
+            state.console_connection().session,
+            text,
+            row_limit=dash.console_row_limit,
+            timeout_s=dash.console_timeout_s,
+        )
+    except StatementRejected as exc:
+        return f"Refused: {exc}"
+    except STATEMENT_ERRORS as exc:
+        return describe_error(exc)
 
 
 def render() -> None:
@@ -47,19 +63,13 @@ def render() -> None:
         submitted = st.form_submit_button("Run", type="primary")
     if not submitted:
         return
-    try:
-        result = run_console_statement(
-            state.console_connection().session,
-            text,
-            row_limit=dash.console_row_limit,
-            timeout_s=dash.console_timeout_s,
-        )
-    except StatementRejected as exc:
-        st.error(f"Refused: {exc}")
+    outcome = state.tolerant(None, lambda: _run(text, dash))
+    if outcome is None:  # the DC cannot answer: the banner says so
         return
-    except (DriverException, NoHostAvailable) as exc:
-        st.error(f"{type(exc).__name__}: {exc}")
+    if isinstance(outcome, str):
+        st.error(outcome)
         return
+    result = outcome
     more = f" (first {dash.console_row_limit}; more rows not shown)" if result.truncated else ""
     st.success(f"{len(result.frame)} row(s){more} in {result.elapsed_ms:.0f} ms")
     st.dataframe(result.frame, hide_index=True, key="cq_result")

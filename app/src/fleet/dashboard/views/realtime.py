@@ -1,7 +1,8 @@
 """Realtime: KPIs, map of every device's latest position, device table, speed distribution.
 
 Everything below the header is a fragment that reruns itself every FLEET_DASHBOARD_REFRESH
-seconds; its cache entry expires at the same pace, so each refresh reads Cassandra once.
+seconds; its cache entry expires at the same pace, so each refresh reads Cassandra once. In an
+outage it keeps refreshing (banner and last good data meanwhile) and recovers by itself.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def render() -> None:
         f"Active: reported within {dash.active_minutes} min."
     )
 
-    @st.fragment(run_every=dash.refresh_s)
+    @state.fragment(run_every=dash.refresh_s)
     def live() -> None:
         now = datetime.now(UTC)
         data = state.realtime(state.connection().settings.keyspace, fleet_id, now.date())
@@ -84,7 +85,7 @@ def render() -> None:
         st.caption(f"{len(shown)} of {len(latest)} devices · click a header to sort")
         st.subheader("Speed distribution")
         st.plotly_chart(charts.speed_histogram(shown), key="speed_hist")
-        st.caption(f"Updated {now:%H:%M:%S} UTC")
+        st.caption(f"Read at {data.read_at:%H:%M:%S} UTC")
 
     live()
 
