@@ -2,21 +2,32 @@
 # Print how to reach the lab platform after `make lab`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ips=$(ansible-inventory --list | python3 -c '
+inventory=$(ansible-inventory --list)
+ips=$(python3 -c '
 import json, sys
 inv = json.load(sys.stdin)
 hv = inv["_meta"]["hostvars"]
-for group in ("dc1", "dc2", "fleet_dashboard"):
+for group in ("dc1", "dc2", "fleet_etl"):
     for h in inv.get(group, {}).get("hosts", []):
         ip = hv[h].get("ansible_host", "?")
-        print(f"  {group:16} {h:12} {ip}")
-')
+        label = group if group != "fleet_etl" else "app " + hv[h].get("fleet_app_local_dc", "?")
+        print(f"  {label:16} {h:12} {ip}")
+' <<<"$inventory")
+# One dashboard per DC, each reading from its own DC.
+dashboards=$(python3 -c '
+import json, sys
+inv = json.load(sys.stdin)
+hv = inv["_meta"]["hostvars"]
+for h in inv.get("fleet_dashboard", {}).get("hosts", []):
+    dc, ip = hv[h].get("fleet_app_local_dc", "?"), hv[h].get("ansible_host", h)
+    print(f"  Dashboard {dc:4}: http://{ip}:8501/   ({h}, reads from {dc})")
+' <<<"$inventory")
 cat <<INFO
 
 Fleet Tracing lab is up.
 $ips
 
-  Dashboard     : http://$(ansible-inventory --host app-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["ansible_host"])'):8501/
+$dashboards
   Cluster state : ansible -i inventories/lab cass-dc1-1 -b -m command -a '/opt/cassandra/bin/nodetool status'
   CQL (admin)   : podman exec -it cass-dc1-1 cqlsh \$(podman exec cass-dc1-1 hostname -I)
   Remove        : make lab-down

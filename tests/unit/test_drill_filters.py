@@ -45,7 +45,7 @@ def test_nothing_down_everything_survives_and_unknown_levels_are_refused() -> No
 
 
 def test_counter_delta_and_env_parsing() -> None:
-    before = {"records_written": 10, "records_failed": 1, "degraded_writes": 0}
+    before = {"records_written": 10, "records_failed": 1, "degraded_writes": 0, "spooled": 4}
     after = {"records_written": 60, "records_failed": 1, "degraded_writes": 7, "retries": 9}
     assert df.drill_counter_delta(after, before) == {
         "records_written": 50,
@@ -53,12 +53,42 @@ def test_counter_delta_and_env_parsing() -> None:
         "degraded_writes": 7,
         "retries": 9,
         "requests": 0,
+        # lower than before: the ETL restarted (a failover) and counts from 0 again
+        "spooled": 0,
+        "replayed": 0,
+        "dropped": 0,
     }
     env = "# managed\nFLEET_LOCAL_DC=dc1\n\nFLEET_FLEETS=FLEET_PARIS,FLEET_LYON\n"
     assert df.drill_env(env) == {"FLEET_LOCAL_DC": "dc1", "FLEET_FLEETS": "FLEET_PARIS,FLEET_LYON"}
 
 
-def _data(lost: int = 0, quorum_failed: int = 12, etl_failed: int = 0) -> dict:
+def _etl(host: str, dc: str, spooled: int = 0, failed: int = 0, lost: int = 0) -> dict:
+    """An ETL host's view in a drill of dc1: app-1 (dc1) could not write and spooled."""
+    return {
+        "host": host,
+        "dc": dc,
+        "levels": ["LOCAL_QUORUM", "LOCAL_ONE"],
+        "before": {"records_written": 100, "spooled": 0, "replayed": 0},
+        "seen": {"records_written": 110, "spooled": spooled // 2},
+        "after": {
+            "records_written": 900,
+            "records_failed": failed,
+            "spooled": spooled,
+            "replayed": spooled,
+            "dropped": 0,
+            "spool": {"pending_records": 0},
+        },
+        "verify": {
+            "generated": 800,
+            "lost_total": lost,
+            "read_back": {"dc1": {"missing": lost}, "dc2": {"missing": 0}},
+        },
+    }
+
+
+def _data(
+    lost: int = 0, quorum_failed: int = 12, etl_failed: int = 0, readings_lost: int = 0
+) -> dict:
     def level(failed: int) -> dict:
         return {"attempted": 100, "acked": 100 - failed, "failed": failed, "errors": {}}
 
@@ -66,25 +96,40 @@ def _data(lost: int = 0, quorum_failed: int = 12, etl_failed: int = 0) -> dict:
         ("probe writing", 100.0),
         ("fault injected (stop)", 110.0),
         ("fault seen by every surviving node", 112.5),
+        ("failover done", 131.0),
+        ("dashboard answered during the fault", 133.0),
         ("fault removed", 140.0),
         ("affected nodes UN", 175.0),
         ("hints delivered", 180.0),
-        ("repair done", 195.0),
+        ("failback done", 215.0),
     ]
     return {
         "plan": {
             "scope": "dc",
             "run_id": "r",
             "fault": "stop",
-            "targets": ["n3", "n4"],
-            "target_dcs": ["dc2"],
+            "targets": ["n1", "n2"],
+            "target_dcs": ["dc1"],
+            "down": {"dc1": 2},
+            "failover": True,
+            "moved_fleets": ["FLEET_PARIS"],
         },
         "events": [{"event": e, "t": t} for e, t in events],
         "expected": {"LOCAL_QUORUM": True, "QUORUM": False},
-        "etl_expected": {"LOCAL_QUORUM": True},
-        "etl_policy": "LOCAL_QUORUM then LOCAL_ONE",
-        "etl_before": {"records_written": 0, "records_failed": 0},
-        "etl_after": {"records_written": 500, "records_failed": etl_failed},
+        "replication": {"dc1": 2, "dc2": 2},
+        "etls": [
+            _etl("app-1", "dc1", spooled=40, lost=readings_lost),
+            _etl("app-2", "dc2", failed=etl_failed),
+        ],
+        "failover": [
+            {
+                "host": "app-2",
+                "written": {
+                    "FLEET_LYON": {"first_at": 129.0},
+                    "FLEET_PARIS": {"first_at": 130.2},
+                },
+            }
+        ],
         "dashboard": {"during": {"health": "ok", "pages_ok": True, "slowest_p95_ms": 40.0}},
         "probe": {
             "lost_total": lost,
@@ -100,13 +145,21 @@ def test_report_passes_and_measures_recovery() -> None:
     assert report["drill"] == "dc_outage"
     assert report["recovery"] == {
         "fault_seen_s": 2.5,
+        "failover_done_s": 21.0,
+        "dashboard_answered_s": 23.0,
         "fault_duration_s": 30.0,
         "restore_to_up_normal_s": 35.0,
         "restore_to_hints_delivered_s": 40.0,
-        "repair_s": 15.0,
+        "repair_s": None,
+        "failback_s": 35.0,
     }
     assert report["timeline"][1]["offset_s"] == 10.0
-    assert report["etl"]["records_written"] == 500
+    assert report["rto_s"] == 20.2  # FLEET_PARIS written by app-2 20.2 s after the fault
+    assert report["rpo_readings_lost"] == 0
+    app1, app2 = report["etls"]
+    assert (app1["expected_to_survive"], app2["expected_to_survive"]) == (False, True)
+    assert (app1["spooled"], app1["replayed"], app1["records_written"]) == (40, 40, 800)
+    assert app1["spooled_until_fault_seen"] == 20
 
 
 def test_report_fails_on_a_lost_write_an_etl_failure_or_a_fault_with_no_effect() -> None:
@@ -116,8 +169,16 @@ def test_report_fails_on_a_lost_write_an_etl_failure_or_a_fault_with_no_effect()
         return [c["check"] for c in report["checks"] if not c["ok"]]
 
     assert failed(lost=1) == ["no acknowledged probe write lost"]
-    assert failed(etl_failed=3) == ["ETL lost no write"]
+    assert failed(etl_failed=3) == ["app-2: its ETL lost no write"]
+    assert failed(readings_lost=2) == ["app-1: every reading its ETL generated is in every DC"]
     assert failed(quorum_failed=0) == ["QUORUM refused writes during the fault"]
+
+
+def test_no_rto_when_no_survivor_took_the_fleets_over() -> None:
+    data = _data()
+    data["failover"][0]["written"].pop("FLEET_PARIS")
+    report = df.drill_build_report(data)
+    assert report["rto_s"] is None and not report["ok"]
 
 
 def test_timeouts_at_a_surviving_level_are_reported_not_judged() -> None:

@@ -103,11 +103,15 @@ def test_the_cassandra_role_picks_the_first_two_nodes_of_each_dc_as_seeds(tmp_pa
     assert "SEEDS=cass-lyo-1,cass-lyo-2,cass-par-1,cass-par-2" in result.stdout
 
 
-def test_app_hosts_read_from_their_own_dc_and_one_host_runs_the_etl(listing):
-    assert group_hosts(listing, "fleet_etl") == ["app-par-1"]
+def test_each_dc_has_an_app_host_ingesting_its_own_fleets(listing):
+    assert group_hosts(listing, "fleet_etl") == ["app-par-1", "app-lyo-1"]
     assert group_hosts(listing, "fleet_dashboard") == ["app-par-1", "app-lyo-1"]
     assert hostvars(listing, "app-par-1")["fleet_app_local_dc"] == "dc_paris"
     assert hostvars(listing, "app-lyo-1")["fleet_app_local_dc"] == "dc_lyon"
+    assert hostvars(listing, "app-par-1")["fleet_app_fleets_by_dc"] == {
+        "dc_paris": ["FLEET_PARIS"],
+        "dc_lyon": ["FLEET_LYON"],
+    }
 
 
 def test_secrets_come_from_the_vault_and_are_placeholders(listing):

@@ -119,10 +119,15 @@ def listing() -> dict:
 
 def test_the_vms_are_the_inventory_hosts_in_its_order(vagrant, listing):
     assert [m["name"] for m in vagrant["machines"]] == group_hosts(listing, "all")
-    assert len(vagrant["machines"]) == 5
+    assert len(vagrant["machines"]) == 6
     assert group_hosts(listing, "dc1") == ["cass-dc1-1", "cass-dc1-2"]
     assert group_hosts(listing, "dc2") == ["cass-dc2-1", "cass-dc2-2"]
-    assert group_hosts(listing, "fleet_etl") == group_hosts(listing, "fleet_dashboard") == ["app-1"]
+    app_hosts = ["app-1", "app-2"]
+    assert group_hosts(listing, "fleet_etl") == group_hosts(listing, "fleet_dashboard") == app_hosts
+    assert [listing["_meta"]["hostvars"][h]["fleet_app_local_dc"] for h in app_hosts] == [
+        "dc1",
+        "dc2",
+    ]
 
 
 def test_each_vm_has_its_hosts_address_name_and_size(vagrant, listing):

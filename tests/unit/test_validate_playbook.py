@@ -91,8 +91,13 @@ def test_missing_vault_secrets_are_refused(tmp_path):
 WITH_APP = (
     GOOD
     + """    fleet_app:
-      hosts:
-        app-1: {fleet_app_local_dc: dc7}
+      vars:
+        fleet_app_fleets_by_dc: {dc1: [FLEET_PARIS], dc2: [FLEET_LYON]}
+      children:
+        fleet_etl:
+          hosts:
+            app-1: {fleet_app_local_dc: dc7}
+            app-2: {fleet_app_local_dc: dc1}
 """
 )
 APP_SECRETS = (
@@ -112,6 +117,42 @@ def test_an_app_host_with_an_unknown_dc_is_refused(tmp_path):
 def test_an_app_host_in_a_known_dc_passes(tmp_path):
     result = run(tmp_path, WITH_APP.replace("dc7", "dc2"), APP_SECRETS)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("assignment", "detail"),
+    [
+        # a DC of the cluster with fleets but no ETL host (app-1 moved to dc1 as well)
+        ("{dc1: [FLEET_PARIS], dc2: [FLEET_LYON]}", "(none in: dc2)"),
+        # a fleet in two DCs
+        ("{dc1: [FLEET_PARIS], dc2: [FLEET_PARIS]}", "each fleet in one DC only"),
+        # a DC that is not in the cluster
+        ("{dc1: [FLEET_PARIS], dc9: [FLEET_LYON]}", "to lists of fleets"),
+    ],
+)
+def test_a_wrong_assignment_of_fleets_is_refused(tmp_path, assignment, detail):
+    inventory = WITH_APP.replace("dc7", "dc2").replace(
+        "{dc1: [FLEET_PARIS], dc2: [FLEET_LYON]}", assignment
+    )
+    if "(none in: dc2)" in detail:
+        inventory = inventory.replace(
+            "app-1: {fleet_app_local_dc: dc2}", "app-1: {fleet_app_local_dc: dc1}"
+        )
+    result = run(tmp_path, inventory, APP_SECRETS)
+    assert result.returncode != 0
+    assert "fleet_app_fleets_by_dc" in result.stdout
+    assert detail in result.stdout
+
+
+def test_an_app_host_without_a_dc_is_refused(tmp_path):
+    result = run(
+        tmp_path, WITH_APP.replace("app-1: {fleet_app_local_dc: dc7}", "app-1: {}"), APP_SECRETS
+    )
+    assert result.returncode != 0
+    assert (
+        "app-1: fleet_app_local_dc (unset) must be one of the Cassandra data centers"
+        in result.stdout
+    )
 
 
 def test_app_secrets_are_required_when_there_is_an_app_host(tmp_path):

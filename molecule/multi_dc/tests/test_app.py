@@ -45,23 +45,48 @@ def test_settings_and_secrets_are_private(host):
     for name in ("fleet.env", "etl.env", "dashboard.env"):
         f = host.file(f"/etc/fleet/{name}")
         assert (f.user, f.group, f.mode) == ("root", "fleet", 0o640)
-    assert "FLEET_LOCAL_DC=dc1" in host.file("/etc/fleet/fleet.env").content_string
+    dc = host.ansible.get_variables()["fleet_app_local_dc"]
+    settings = host.file("/etc/fleet/fleet.env").content_string
+    assert f"FLEET_LOCAL_DC={dc}" in settings
+    # every dashboard shows every fleet; each ETL ingests its own DC's share
+    assert "FLEET_FLEETS=FLEET_PARIS,FLEET_LYON" in settings
+    share = {"dc1": "FLEET_PARIS", "dc2": "FLEET_LYON"}[dc]
+    assert f"FLEET_INGEST_FLEETS={share}" in settings
+    assert not host.file("/etc/fleet/failover.env").exists  # failed back after the DC drill
 
 
-def test_rows_written_in_the_last_minute_are_read_in_dc2():
-    reader = cc.testinfra.get_host(
-        f"ansible://{cc.hosts('dc2')[0]}", ansible_inventory=cc.inventory()
-    )
+def test_each_etls_fleet_is_written_now_and_read_in_the_other_dc(host):
+    env = _settings(host)
+    dc, fleet = env["FLEET_LOCAL_DC"], env["FLEET_INGEST_FLEETS"]
+    other = next(d for d in ("dc1", "dc2") if d != dc)
+    reader = cc.get_host(cc.hosts(other)[0])
     now_ms = int(reader.check_output("date +%s%3N"))
     out = cc.cql(
         reader,
         "CONSISTENCY LOCAL_QUORUM; SELECT toUnixTimestamp(last_ts) FROM "
-        "fleet_iot.latest_position_by_fleet WHERE fleet_id = 'FLEET_PARIS';",
+        f"fleet_iot.latest_position_by_fleet WHERE fleet_id = '{fleet}';",
     )
     assert out.rc == 0, out.stderr
     stamps = [int(line.strip()) for line in out.stdout.splitlines() if line.strip().isdigit()]
     assert stamps, out.stdout
     assert now_ms - max(stamps) < 60_000
+
+
+def test_dashboards_list_every_app_host(host):
+    hosts = _settings(host, "dashboard.env")["FLEET_APP_HOSTS"].split(",")
+    assert [h.split("=")[0] for h in hosts] == ["mdc-app-1@dc1", "mdc-app-2@dc2"]
+
+
+def test_etl_stats_show_a_connection_to_every_node_of_its_dc(host):
+    stats = json.loads(host.file("/var/lib/fleet-etl/stats.json").content_string)
+    local = [n for n in stats["nodes"] if n["dc"] == stats["local_dc"]]
+    assert len(local) == 2 and all(n["up"] and n["connections"] > 0 for n in local), local
+    assert stats["spool"]["pending_records"] == 0 and stats["dropped"] == 0
+
+
+def _settings(host, name: str = "fleet.env") -> dict[str, str]:
+    lines = host.file(f"/etc/fleet/{name}").content_string.splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 def test_dashboard_health_answers_ok(host):
@@ -113,3 +138,68 @@ def test_killed_etl_is_restarted_by_systemd(host):
         time.sleep(1)
     assert after not in ("0", before)
     assert host.check_output("systemctl show -p NRestarts --value fleet-etl") != "0"
+
+
+def test_spool_keeps_what_the_etl_cannot_write_through_a_kill_and_replays_it(host):
+    """The ETL's DC made unreachable from its host (TCP resets on 9042): readings go to the
+    spool; a kill -9 then loses none of them (the new process starts without Cassandra and keeps
+    spooling); once reachable again the spool is replayed and every reading generated meanwhile
+    is in both DCs (`fleet etl verify` on the ETL's ledger)."""
+    if host.backend.get_hostname() != cc.hosts("fleet_etl")[-1]:
+        pytest.skip("run once, on the last ETL host")
+    env = _settings(host)
+    nodes = ", ".join(env["FLEET_CONTACT_POINTS"].split(","))
+    since = host.check_output("date -u +%Y-%m-%dT%H:%M:%SZ")
+    block = (
+        "table inet fleet_test { chain output { type filter hook output priority 0; "
+        f"ip daddr {{ {nodes} }} tcp dport 9042 reject with tcp reset; }} }}"
+    )
+    host.run_expect([0], f"nft -f - <<'EOF'\n{block}\nEOF")
+    try:
+        stats = _wait(host, lambda s: (s["spool"] or {}).get("pending_records", 0) > 0)
+        time.sleep(10)  # the writes in flight at the cut fail and join the spool
+        pid = host.check_output("systemctl show -p MainPID --value fleet-etl")
+        held = _stats(host)["spool"]["pending_records"]
+        host.run_expect([0], f"kill -9 {pid}")
+        stats = _wait(
+            host,
+            lambda s: s["connected"] is False and s["spool"]["pending_records"] >= held,
+            what="the restarted ETL spooling without a connection",
+        )
+        assert stats["connect_error"], stats
+    finally:
+        host.run("nft delete table inet fleet_test")
+    stats = _wait(
+        host,
+        lambda s: s["connected"] and s["spool"]["pending_records"] == 0 and s["replayed"] > 0,
+        what="the spool replayed",
+    )
+    assert stats["dropped"] == 0
+    time.sleep(25)  # the readings of verify's window are all written by then
+    until = host.check_output("date -u -d '-20 seconds' +%Y-%m-%dT%H:%M:%SZ")
+    verify = host.run(
+        "set -a; . /etc/fleet/fleet.env; . /etc/fleet/etl.env; set +a; "
+        "/opt/fleet/venv/bin/fleet etl verify --ledger-dir /var/lib/fleet-etl/ledger "
+        f"--since {since} --until {until} --dc dc1 --dc dc2 --json"
+    )
+    report = json.loads(verify.stdout)
+    assert verify.rc == 0 and report["lost_total"] == 0, report
+    assert report["generated"] > 0
+
+
+def _stats(host) -> dict:
+    return json.loads(host.file("/var/lib/fleet-etl/stats.json").content_string)
+
+
+def _wait(host, ready, what: str = "the spool holding readings", seconds: int = 120) -> dict:
+    stats: dict = {}
+    for _ in range(seconds):
+        try:
+            stats = _stats(host)
+        except ValueError:  # rewritten at this very moment
+            time.sleep(1)
+            continue
+        if ready(stats):
+            return stats
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}: {stats}")

@@ -49,8 +49,8 @@ def test_repair_repaired_every_node_primary_range():
     [
         # A dc1 node crashes: RF 2 per DC, so dc1 has one replica left.
         ("drill-node-kill-", {"LOCAL_ONE", "QUORUM"}, {"LOCAL_QUORUM", "EACH_QUORUM"}),
-        # dc2 cut off: dc1 still has both its replicas, but 2 of 4 is no quorum.
-        ("drill-dc-partition-", {"LOCAL_ONE", "LOCAL_QUORUM"}, {"QUORUM", "EACH_QUORUM"}),
+        # dc1 stopped, probed from dc2: dc2 has both its replicas, but 2 of 4 is no quorum.
+        ("drill-dc-stop-", {"LOCAL_ONE", "LOCAL_QUORUM"}, {"QUORUM", "EACH_QUORUM"}),
     ],
 )
 def test_drill_lost_no_acknowledged_write(prefix, survive, refuse):
@@ -69,9 +69,35 @@ def test_drill_lost_no_acknowledged_write(prefix, survive, refuse):
     for dc, levels in probe["read_back"].items():
         for level, row in levels.items():
             assert row["lost"] == 0, (dc, level, row)
-    # The ETL kept writing through the fault with no failed write, and the dashboard answered.
-    assert report["etl"]["records_written"] > 0 and report["etl"]["records_failed"] == 0
+    # Every reading every ETL generated is in both DCs, and the dashboard answered.
+    assert report["rpo_readings_lost"] == 0
+    assert {e["host"] for e in report["etls"]} == {"mdc-app-1", "mdc-app-2"}
+    for etl in report["etls"]:
+        assert etl["generated"] > 0 and etl["lost"] == 0 and etl["dropped"] == 0, etl
+        assert etl["spool_pending_after"] == 0, etl
     assert report["dashboard"]["during"]["pages_ok"] is True
     recovery = report["recovery"]
     assert recovery["restore_to_up_normal_s"] is not None
     assert recovery["restore_to_hints_delivered_s"] is not None
+
+
+def test_dc_drill_failed_the_lost_dcs_fleets_over_and_back():
+    report = _report("drill-dc-stop-")
+    assert report["target_dcs"] == ["dc1"]
+    etls = {e["host"]: e for e in report["etls"]}
+    # dc1's ETL could not write: what it generated waited in its spool and was replayed.
+    assert etls["mdc-app-1"]["spooled"] > 0
+    assert etls["mdc-app-1"]["replayed"] >= etls["mdc-app-1"]["spooled"]
+    # dc2's ETL took FLEET_PARIS over; RTO measured from the fault.
+    assert [h["host"] for h in report["failover"]] == ["mdc-app-2"]
+    assert set(report["failover"][0]["ingest"]) == {"FLEET_LYON", "FLEET_PARIS"}
+    assert 0 < report["rto_s"] < 300
+    assert report["dashboard"]["during"]["host"] == "mdc-app-2"
+    assert set(report["dashboard"]["during"]["fleets"]) == {"FLEET_PARIS", "FLEET_LYON"}
+    failover = _report("failover-dc1-")
+    assert failover["moved"] == ["FLEET_PARIS"]
+    failback = _report("failback-")
+    assert failback["restored_dcs"] == ["dc1"]
+    assert {r["node"] for r in failback["repairs"]} == {"mdc-dc1-1", "mdc-dc1-2"}
+    ingest = {h["host"]: h["ingest"] for h in failback["hosts"]}
+    assert ingest == {"mdc-app-1": ["FLEET_PARIS"], "mdc-app-2": ["FLEET_LYON"]}

@@ -42,10 +42,29 @@ def drill_expected_levels(
     return {level: rules[level] for level in levels}
 
 
+COUNTERS = (
+    "records_written",
+    "records_failed",
+    "degraded_writes",
+    "retries",
+    "requests",
+    "spooled",
+    "replayed",
+    "dropped",
+)
+
+
 def drill_counter_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
-    """Difference of the ETL's cumulative counters between two snapshots of its stats file."""
-    keys = ("records_written", "records_failed", "degraded_writes", "retries", "requests")
-    return {key: int(after.get(key, 0)) - int(before.get(key, 0)) for key in keys}
+    """Difference of the ETL's cumulative counters between two snapshots of its stats file.
+
+    A counter that went down means the ETL restarted in between (a failover restarts it): the
+    later process counted from 0, so its value is the delta's lower bound.
+    """
+    delta = {}
+    for key in COUNTERS:
+        a, b = int(after.get(key) or 0), int(before.get(key) or 0)
+        delta[key] = a - b if a >= b else a
+    return delta
 
 
 def drill_env(text: str) -> dict[str, str]:
@@ -74,8 +93,10 @@ def _between(events: list[dict[str, Any]], first: str, last: str) -> float | Non
 def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
     """Assemble the drill's report from what the playbook collected, and judge it.
 
-    ``data`` keys: plan, events, ring, expected, etl_expected, etl_policy, etl_before,
-    etl_after, dashboard, probe, repairs, fail_on_unexpected.
+    ``data`` keys: plan, events, ring, expected, replication (the keyspace's, per DC), etls (one
+    per ETL host: host, dc, levels (its consistency then fallback), stats snapshots before /
+    seen / after, verify: its ledger's read-back), failover (the survivors' results), dashboard,
+    probe, repairs, fail_on_unexpected.
     """
     events = _offsets(list(data.get("events") or []))
     probe = data["probe"]
@@ -119,25 +140,60 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
                 enforced=strict,
             )
 
-    etl = None
-    if data.get("etl_before") is not None and data.get("etl_after") is not None:
-        delta = drill_counter_delta(data["etl_after"], data["etl_before"])
-        etl_survives = any(data.get("etl_expected", {}).values())
-        etl = {"policy": data.get("etl_policy"), "expected_to_survive": etl_survives, **delta}
+    replication = data.get("replication") or {}
+    down = data["plan"].get("down") or {}
+    etls = []
+    for e in data.get("etls") or []:
+        if e.get("before") is None or e.get("after") is None:
+            continue
+        delta = drill_counter_delta(e["after"], e["before"])
+        levels = [lv for lv in e.get("levels") or [] if lv]
+        survives = any(drill_expected_levels(levels, replication, down, e["dc"]).values())
+        verify = e.get("verify") or {}
+        missing = {
+            dc: int(r.get("missing", 0)) for dc, r in (verify.get("read_back") or {}).items()
+        }
+        during = drill_counter_delta(e.get("seen") or e["before"], e["before"])
+        row = {
+            "host": e["host"],
+            "dc": e["dc"],
+            "policy": " then ".join(levels) or "?",
+            "expected_to_survive": survives,
+            **delta,
+            "written_until_fault_seen": during["records_written"],
+            "spooled_until_fault_seen": during["spooled"],
+            "spool_pending_after": ((e["after"].get("spool") or {}).get("pending_records")),
+            "generated": verify.get("generated"),
+            "lost": verify.get("lost_total"),
+            "missing_by_dc": missing,
+        }
+        etls.append(row)
+        name = e["host"]
         check(
-            "ETL kept writing",
+            f"{name}: every reading its ETL generated is in every DC",
+            verify.get("lost_total", 1) == 0 and bool(verify.get("generated")),
+            f"{verify.get('generated')} generated during the drill, "
+            f"lost {verify.get('lost_total')} (missing per DC {missing or '?'})",
+        )
+        check(
+            f"{name}: its ETL dropped nothing and replayed its spool",
+            delta["dropped"] == 0 and row["spool_pending_after"] == 0,
+            f"{delta['spooled']} spooled, {delta['replayed']} replayed, "
+            f"{delta['dropped']} dropped, {row['spool_pending_after']} still pending",
+        )
+        check(
+            f"{name}: its ETL kept writing",
             delta["records_written"] > 0,
             f"{delta['records_written']} records written during the drill",
         )
-        if etl_survives:
+        if survives:
             check(
-                "ETL lost no write",
-                delta["records_failed"] == 0,
-                f"{delta['records_failed']} failed, {delta['degraded_writes']} degraded "
-                f"({data.get('etl_policy')})",
+                f"{name}: its ETL lost no write",
+                delta["records_failed"] == 0 and delta["spooled"] == 0,
+                f"{delta['records_failed']} failed, {delta['spooled']} spooled, "
+                f"{delta['degraded_writes']} degraded ({row['policy']})",
                 enforced=strict,
             )
-
     for phase, result in (data.get("dashboard") or {}).items():
         check(
             f"dashboard answers ({phase})",
@@ -149,11 +205,25 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
 
     recovery = {
         "fault_seen_s": _between(events, "fault injected", "fault seen by every surviving node"),
+        "failover_done_s": _between(events, "fault injected", "failover done"),
+        "dashboard_answered_s": _between(
+            events, "fault injected", "dashboard answered during the fault"
+        ),
         "fault_duration_s": _between(events, "fault injected", "fault removed"),
         "restore_to_up_normal_s": _between(events, "fault removed", "affected nodes UN"),
         "restore_to_hints_delivered_s": _between(events, "fault removed", "hints delivered"),
         "repair_s": _between(events, "hints delivered", "repair done"),
+        "failback_s": _between(events, "hints delivered", "failback done"),
     }
+    rto = _rto(events, data.get("failover") or [], data["plan"])
+    if data["plan"].get("failover"):
+        check(
+            "the failed DC's fleets are ingested again by the other DCs",
+            rto is not None,
+            f"RTO {rto} s from the fault"
+            if rto is not None
+            else "no surviving ETL wrote the moved fleets",
+        )
     return {
         "drill": f"{data['plan']['scope']}_outage",
         "run_id": data["plan"]["run_id"],
@@ -165,12 +235,34 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         "ring_during_fault": data.get("ring") or {},
         "expected_to_survive": expected,
         "probe": probe,
-        "etl": etl,
+        "etls": etls,
+        "rpo_readings_lost": sum(int(r["lost"] or 0) for r in etls),
+        "rto_s": rto,
+        "failover": data.get("failover") or [],
         "dashboard": data.get("dashboard") or {},
         "repairs": data.get("repairs") or [],
         "checks": checks,
         "ok": all(c["ok"] for c in checks),
     }
+
+
+def _rto(
+    events: list[dict[str, Any]], failover: list[dict[str, Any]], plan: dict[str, Any]
+) -> float | None:
+    """Seconds from the fault until every fleet of the failed DC was written again, by the ETL
+    that took it over (its first write after the failover, from its stats)."""
+    if not plan.get("failover"):
+        return None
+    fault = next((float(e["t"]) for e in events if e["event"].startswith("fault injected")), None)
+    firsts: dict[str, float] = {}
+    for host in failover:
+        for fleet, counts in (host.get("written") or {}).items():
+            if counts.get("first_at") is not None:
+                firsts[fleet] = min(firsts.get(fleet, float("inf")), float(counts["first_at"]))
+    moved = plan.get("moved_fleets") or []
+    if fault is None or not moved or any(f not in firsts for f in moved):
+        return None
+    return round(max(firsts[f] for f in moved) - fault, 1)
 
 
 class FilterModule:
