@@ -58,6 +58,11 @@ def test_counter_delta_and_env_parsing() -> None:
         "replayed": 0,
         "dropped": 0,
     }
+    # the totals, kept across the ETL's restarts, win when both snapshots have them
+    before["totals"] = {"records_written": 10, "spooled": 4}
+    after["totals"] = {"records_written": 75, "spooled": 9}
+    delta = df.drill_counter_delta(after, before)
+    assert (delta["records_written"], delta["spooled"]) == (65, 5)
     env = "# managed\nFLEET_LOCAL_DC=dc1\n\nFLEET_FLEETS=FLEET_PARIS,FLEET_LYON\n"
     assert df.drill_env(env) == {"FLEET_LOCAL_DC": "dc1", "FLEET_FLEETS": "FLEET_PARIS,FLEET_LYON"}
 
@@ -203,3 +208,15 @@ def test_report_can_record_without_enforcing_level_expectations() -> None:
     assert report["ok"]
     unmet = [c for c in report["checks"] if not c["passed"]]
     assert [c["check"] for c in unmet] == ["QUORUM refused writes during the fault"]
+
+
+def test_under_a_partition_the_cut_off_dcs_etl_writes_on_its_side() -> None:
+    data = _data()
+    data["plan"]["fault"] = "partition"
+    for etl in data["etls"]:  # nobody spooled: each side wrote to its own DC
+        etl["after"]["spooled"] = etl["after"]["replayed"] = 0
+    app1 = df.drill_build_report(data)["etls"][0]
+    assert app1["host"] == "app-1" and app1["expected_to_survive"] is True
+    data["etls"][0]["after"]["spooled"] = 3  # app-1 could not write to its own DC: a failure
+    failed = [c["check"] for c in df.drill_build_report(data)["checks"] if not c["ok"]]
+    assert failed == ["app-1: its ETL lost no write"]

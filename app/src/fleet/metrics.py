@@ -201,17 +201,43 @@ def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, sort_keys=False)
 
 
+# Counters the stats file also keeps across runs (a restarted stream carries them on), so that
+# two snapshots around a restart (a failover restarts the ETL) still give the right difference.
+TOTALS = (
+    "records_written",
+    "records_failed",
+    "degraded_writes",
+    "retries",
+    "requests",
+    "spooled",
+    "replayed",
+    "dropped",
+)
+
+
+def previous_totals(path: Path) -> dict[str, int]:
+    """The ``totals`` of the stats a previous run left in ``path``; zeros if none is readable."""
+    try:
+        totals = json.loads(path.read_text(encoding="utf-8")).get("totals") or {}
+        return {key: int(totals.get(key, 0)) for key in TOTALS}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return dict.fromkeys(TOTALS, 0)
+
+
 def write_stats(
-    path: Path, metrics: Metrics, in_flight: int = 0, extra: dict[str, Any] | None = None
+    path: Path,
+    metrics: Metrics,
+    in_flight: int = 0,
+    extra: dict[str, Any] | None = None,
+    base_totals: dict[str, int] | None = None,
 ) -> None:
-    """Replace ``path`` atomically with the run's counters so far and ``extra`` (the spool,
-    the nodes the driver is connected to), read by the drills and the operations' gates."""
-    data = {
-        **metrics.summary(),
-        **(extra or {}),
-        "in_flight": in_flight,
-        "updated_at": time.time(),
-    }
+    """Replace ``path`` atomically with the run's counters so far, ``extra`` (the spool, the
+    nodes the driver is connected to) and, given ``base_totals`` (:func:`previous_totals`), the
+    counters since the first run. Read by the drills and the operations' gates."""
+    summary = metrics.summary()
+    data = {**summary, **(extra or {}), "in_flight": in_flight, "updated_at": time.time()}
+    if base_totals is not None:
+        data["totals"] = {key: base_totals.get(key, 0) + summary[key] for key in TOTALS}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(to_json(data) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -5,9 +5,11 @@ A reading whose writes failed after all their attempts goes to the durable spool
 appended behind it rather than written, so that the order is kept and a dead DC is not hammered
 with retries; the oldest chunk is replayed through the same write pipeline, and committed (gone
 from the spool) only once every reading in it was acknowledged. A chunk with a failure stays at
-the head and is tried again after a backoff (1 s doubling to 8 s). Writes are idempotent (same
-key, same values; the latest-position tables are written USING TIMESTAMP of the reading), so a
-chunk replayed twice, e.g. after a crash between the write and the commit, changes nothing.
+the head and is tried again after a backoff (1 s doubling to 8 s), as the oldest reading alone
+until a write succeeds again (then chunks double back to their size): a dead DC costs one
+failing reading per try, not a chunk. Writes are idempotent (same key, same values; the
+latest-position tables are written USING TIMESTAMP of the reading), so a chunk replayed twice,
+e.g. after a crash between the write and the commit, changes nothing.
 
 The spool refuses what does not fit in its bound: those readings are *dropped*, counted and
 logged (at most every 10 s), never silently.
@@ -48,6 +50,7 @@ class SpoolReplay:
         self.pipeline: WritePipeline | None = None
         self.on_written: RecordCallback | None = None
         self.chunk_size = chunk_size
+        self._size = chunk_size  # 1 after a failed chunk, doubling back to chunk_size
         self.clock = clock
         self._chunk: SpoolChunk | None = None
         self._left = 0
@@ -93,7 +96,7 @@ class SpoolReplay:
         """Send the oldest chunk when none is in flight and its backoff has passed."""
         if self.pipeline is None or self._chunk is not None or self.clock() < self._next_try:
             return
-        chunk = self.spool.peek(self.chunk_size)
+        chunk = self.spool.peek(self._size)
         if not chunk.points:
             return
         self._chunk, self._left, self._failed = chunk, len(chunk.points), 0
@@ -117,11 +120,13 @@ class SpoolReplay:
             self.spool.commit(chunk)
             self.metrics.replayed += len(chunk.points)
             self._backoff = BACKOFF_BASE_S
+            self._size = min(self.chunk_size, self._size * 2)
             self._next_try = self.clock()
             if not self.spool.pending_records:
                 log.warning("spool replayed: %d readings in all", self.metrics.replayed)
             return
         self._next_try = self.clock() + self._backoff
+        self._size = 1
         log.warning(
             "replay of %d spooled readings failed (%d not written); %d pending, next try in %.0f s",
             len(chunk.points),

@@ -28,7 +28,7 @@ from fleet.config import Settings
 from fleet.etl import EtlOptions, EtlResult, EtlRun
 from fleet.generator import FleetSimulator
 from fleet.ledger import Ledger
-from fleet.metrics import Metrics, write_stats
+from fleet.metrics import Metrics, previous_totals, write_stats
 from fleet.replay import SpoolReplay
 from fleet.session import Connection, ConnectionCheckError, node_connections
 from fleet.spool import Spool
@@ -151,6 +151,7 @@ def run_stream(
         connector = BackgroundConnector(open_connection, settings.reconnect_max_delay_s)
         connector.last_error = str(exc)
     run: EtlRun | None = None
+    totals = previous_totals(stream.stats_file) if stream.stats_file is not None else None
     clock = metrics.clock
     next_due = last_rollup = clock()
     done = 0
@@ -196,15 +197,12 @@ def run_stream(
             if stream.stats_file is not None:
                 in_flight = run.pipeline.in_flight if run is not None else 0
                 error = connector.last_error if connector is not None else None
-                write_stats(
-                    stream.stats_file,
-                    metrics,
-                    in_flight,
-                    _stats(settings, conn, stream.spool, error),
-                )
+                extra = _stats(settings, conn, stream.spool, error)
+                write_stats(stream.stats_file, metrics, in_flight, extra, totals)
         result = run.finish() if run is not None else _unconnected_result(metrics, options)
         if stream.stats_file is not None:
-            write_stats(stream.stats_file, metrics, 0, _stats(settings, conn, stream.spool, None))
+            extra = _stats(settings, conn, stream.spool, None)
+            write_stats(stream.stats_file, metrics, 0, extra, totals)
         return result
     finally:
         if connector is not None:

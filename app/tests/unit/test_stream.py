@@ -202,3 +202,53 @@ def _readings(conn: Connection, count: int) -> list[Any]:
 
     points: Iterator[Any] = generate_history(("FLEET_LILLE",), 4, 1, count, START, 10.0)
     return list(points)
+
+
+def test_the_stats_totals_carry_on_across_runs(
+    db: Any, connection: Callable[..., Connection], tmp_path: Path
+) -> None:
+    conn = connection(FLEET_FLEETS="FLEET_LILLE")
+    stats = tmp_path / "stats.json"
+    for ticks in (3, 2):  # a restart in between, as a failover does
+        run_stream(conn.settings, lambda: conn, StreamOptions(0.01, ticks, stats_file=stats), QUIET)
+    final = json.loads(stats.read_text(encoding="utf-8"))
+    assert final["records_written"] == 2 * DEVICES  # this run
+    assert final["totals"]["records_written"] == 5 * DEVICES  # both runs
+    stats.write_text("not json", encoding="utf-8")  # a damaged file starts the totals again
+    run_stream(conn.settings, lambda: conn, StreamOptions(0.01, 1, stats_file=stats), QUIET)
+    assert json.loads(stats.read_text(encoding="utf-8"))["totals"]["records_written"] == DEVICES
+
+
+class _Pipeline:
+    """Settles every submitted reading at once, failed while ``down``; records chunk sizes."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.sizes: list[int] = []
+
+    def submit_points(self, points: Any, on_record: Any) -> None:
+        self.sizes.append(len(points))
+        for point in points:
+            on_record(point, "NoHostAvailable" if self.down else None)
+
+
+def test_a_failing_replay_tries_one_reading_then_doubles_back(
+    connection: Callable[..., Connection], tmp_path: Path
+) -> None:
+    from fleet.metrics import Metrics
+    from fleet.replay import SpoolReplay
+
+    conn = connection()
+    metrics = Metrics("t")
+    replay = SpoolReplay(Spool(tmp_path / "spool", max_bytes=1 << 20), metrics, chunk_size=8)
+    pipeline = _Pipeline()
+    replay.attach(pipeline, lambda point, failure: None)  # type: ignore[arg-type]
+    replay.store(_readings(conn, 40))
+    for _ in range(3):  # the DC is down: a full chunk once, then the oldest reading alone
+        replay.step()
+        replay._next_try = 0.0  # skip the backoff
+    pipeline.down = False
+    while replay.holding:
+        replay.step()
+    assert pipeline.sizes == [8, 1, 1, 1, 2, 4, 8, 8, 8, 8, 1]
+    assert metrics.replayed == 40 and metrics.failed_spooled == 10

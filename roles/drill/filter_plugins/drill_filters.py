@@ -55,11 +55,14 @@ COUNTERS = (
 
 
 def drill_counter_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
-    """Difference of the ETL's cumulative counters between two snapshots of its stats file.
+    """Difference of the ETL's counters between two snapshots of its stats file.
 
-    A counter that went down means the ETL restarted in between (a failover restarts it): the
-    later process counted from 0, so its value is the delta's lower bound.
+    Its ``totals`` (kept across restarts: a failover restarts the ETL) when both have them.
+    Otherwise a counter that went down means a restart in between: the later process counted
+    from 0, so its value is the delta's lower bound.
     """
+    if "totals" in after and "totals" in before:
+        after, before = after["totals"], before["totals"]
     delta = {}
     for key in COUNTERS:
         a, b = int(after.get(key) or 0), int(before.get(key) or 0)
@@ -141,14 +144,15 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
             )
 
     replication = data.get("replication") or {}
-    down = data["plan"].get("down") or {}
     etls = []
     for e in data.get("etls") or []:
         if e.get("before") is None or e.get("after") is None:
             continue
         delta = drill_counter_delta(e["after"], e["before"])
         levels = [lv for lv in e.get("levels") or [] if lv]
-        survives = any(drill_expected_levels(levels, replication, down, e["dc"]).values())
+        survives = any(
+            drill_expected_levels(levels, replication, _down_for(e, data), e["dc"]).values()
+        )
         verify = e.get("verify") or {}
         missing = {
             dc: int(r.get("missing", 0)) for dc, r in (verify.get("read_back") or {}).items()
@@ -244,6 +248,19 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         "checks": checks,
         "ok": all(c["ok"] for c in checks),
     }
+
+
+def _down_for(etl: dict[str, Any], data: dict[str, Any]) -> dict[str, int]:
+    """Nodes per DC an ETL host cannot reach during the fault. Under a partition, an app host
+    of the cut-off DC stays on its side: for it, the other DCs are the ones down."""
+    plan = data["plan"]
+    if plan.get("fault") == "partition" and etl["dc"] in plan.get("target_dcs", []):
+        return {
+            dc: int(rf)
+            for dc, rf in (data.get("replication") or {}).items()
+            if dc not in plan["target_dcs"]
+        }
+    return dict(plan.get("down") or {})
 
 
 def _rto(
