@@ -102,6 +102,19 @@ class SpoolReplay:
         self._chunk, self._left, self._failed = chunk, len(chunk.points), 0
         self.pipeline.submit_points(chunk.points, on_record=self._on_record)
 
+    def flush(self) -> None:
+        """At the end of a run: replay what the spool holds, chunk after chunk, until it is
+        empty or a chunk fails; what is left waits on disk for the next run."""
+        if self.pipeline is None:
+            return
+        self._size = self.chunk_size
+        while self.spool.pending_records:
+            self._next_try, before = 0.0, self.metrics.replayed
+            self.step()
+            self.pipeline.drain()
+            if self.metrics.replayed == before:  # the chunk failed: Cassandra still cannot
+                return
+
     def _on_record(self, point: TelemetryPoint, failure: str | None) -> None:
         if failure is None:
             if self.on_written is not None:

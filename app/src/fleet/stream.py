@@ -199,6 +199,8 @@ def run_stream(
                 error = connector.last_error if connector is not None else None
                 extra = _stats(settings, conn, stream.spool, error)
                 write_stats(stream.stats_file, metrics, in_flight, extra, totals)
+        if run is not None and replay is not None:
+            replay.flush()
         result = run.finish() if run is not None else _unconnected_result(metrics, options)
         if stream.stats_file is not None:
             extra = _stats(settings, conn, stream.spool, None)

@@ -90,6 +90,7 @@ def with_fleets(conn: Any) -> Callable[..., Any]:
         settings = replace(
             conn.settings,
             fleets=fleets,
+            ingest_fleets=fleets,
             devices_per_fleet=devices or conn.settings.devices_per_fleet,
         )
         return replace(conn, settings=settings)

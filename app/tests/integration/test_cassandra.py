@@ -17,12 +17,15 @@ from click.testing import CliRunner
 
 from fleet.cli import cli
 from fleet.csv_source import write_points_file
-from fleet.etl import EtlOptions, EtlRun, bench_table, run_batch, run_bench, run_import, run_stream
+from fleet.etl import EtlOptions, EtlRun, bench_table, run_batch, run_bench, run_import
 from fleet.generator import fleet_devices, generate_history
 from fleet.minutes import Span
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode, minute_mutation
 from fleet.schema import ALL_TABLES, apply_schema, fleet_bucket
+from fleet.session import Connection, ConnectionCheckError
+from fleet.spool import Spool
+from fleet.stream import StreamOptions, run_stream
 from fleet.transform import (
     RollupKey,
     alert_rows,
@@ -258,10 +261,23 @@ def test_a_minute_recomputed_from_fewer_readings_never_replaces_one_from_more(
     assert (row.readings, row.max_speed_kmh) == (fuller.readings, 123.0)
 
 
+class Borrowed(Connection):
+    """The session's shared connection, lent to a stream that closes what it opened."""
+
+    def close(self) -> None:
+        pass
+
+
+def stream(conn: Any, interval_s: float, ticks: int, **options: Any) -> Any:
+    borrowed = Borrowed(conn.settings, conn.cluster, conn.session)
+    opener = options.pop("open_connection", lambda: borrowed)
+    return run_stream(conn.settings, opener, StreamOptions(interval_s, ticks, **options), QUIET)
+
+
 def test_stream_three_ticks(with_fleets: Callable[..., Any]) -> None:
     conn = with_fleets("FLEET_MARSEILLE", devices=6)
     started = datetime.now(UTC)
-    result = run_stream(conn, 0.5, 3, QUIET)
+    result = stream(conn, 0.5, 3)
     assert result.ok, result.failures
     assert result.metrics.records_written == 18
     stored = rows(
@@ -443,3 +459,38 @@ def test_probe_writes_then_proves_nothing_acknowledged_was_lost(
     again = runner.invoke(cli, args, env=it_env)
     assert again.exit_code == 1
     assert "lost acknowledged writes: 1" in again.output
+
+
+def test_stream_started_without_cassandra_replays_its_spool_into_cassandra(
+    with_fleets: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Cassandra unreachable for the first attempts: the stream spools what it generates, then
+    replays it into the real node; every reading is stored, once."""
+    conn = with_fleets("FLEET_TOULOUSE", devices=4)
+    started = datetime.now(UTC) - timedelta(seconds=15)  # devices report up to 10 s early
+    borrowed = Borrowed(conn.settings, conn.cluster, conn.session)
+    attempts: list[int] = []
+
+    def open_connection() -> Connection:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionCheckError("cannot reach Cassandra (test)")
+        return borrowed
+
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    result = stream(conn, 0.3, 12, spool=spool, open_connection=open_connection)
+    m = result.metrics
+    assert result.ok and m.spooled > 0 and m.replayed == m.spooled and m.dropped == 0
+    stored = sum(
+        rows(
+            conn,
+            "SELECT count(*) AS n FROM {ks}.telemetry_by_device_day "
+            "WHERE device_id = %s AND day = %s AND ts >= %s",
+            f"TOULOUSE-{i:04d}",
+            day,
+            started,
+        )[0].n
+        for i in range(1, 5)
+        for day in {started.date(), datetime.now(UTC).date()}
+    )
+    assert stored == 12 * 4  # every reading of this run (earlier tests wrote TOULOUSE too)
