@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "validate.yml"
 
 
-def run(tmp_path: Path, inventory: str, extra: str):
+def run(tmp_path: Path, inventory: str, extra: str, playbook: Path = PLAYBOOK):
     (tmp_path / "hosts.yml").write_text(inventory)
     env = dict(
         os.environ,
@@ -28,7 +28,7 @@ def run(tmp_path: Path, inventory: str, extra: str):
         str(Path(sys.executable).parent / "ansible-playbook"),
         "-i",
         str(tmp_path / "hosts.yml"),
-        str(PLAYBOOK),
+        str(playbook),
         "-e",
         extra,
     ]
