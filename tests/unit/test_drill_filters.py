@@ -136,6 +136,12 @@ def _data(
             }
         ],
         "dashboard": {"during": {"health": "ok", "pages_ok": True, "slowest_p95_ms": 40.0}},
+        # the watching dashboard's probe: both fleets every 10 s, from before the fault to after
+        "pages": [
+            {"t": t, "fleet": fleet, "ok": True, "ms": 80.0, "failed": {}}
+            for t in range(105, 200, 10)
+            for fleet in ("FLEET_PARIS", "FLEET_LYON")
+        ],
         "probe": {
             "lost_total": lost,
             "datacenters": ["dc1", "dc2"],
@@ -151,7 +157,7 @@ def test_report_passes_and_measures_recovery() -> None:
     assert report["recovery"] == {
         "fault_seen_s": 2.5,
         "failover_done_s": 21.0,
-        "dashboard_answered_s": 23.0,
+        "dashboard_answered_s": 5.0,  # its first round after the fault
         "fault_duration_s": 30.0,
         "restore_to_up_normal_s": 35.0,
         "restore_to_hints_delivered_s": 40.0,
@@ -220,3 +226,20 @@ def test_under_a_partition_the_cut_off_dcs_etl_writes_on_its_side() -> None:
     data["etls"][0]["after"]["spooled"] = 3  # app-1 could not write to its own DC: a failure
     failed = [c["check"] for c in df.drill_build_report(data)["checks"] if not c["ok"]]
     assert failed == ["app-1: its ETL lost no write"]
+
+
+def test_the_watching_dashboard_must_answer_every_round_of_the_fault() -> None:
+    data = _data()
+    report = df.drill_build_report(data)
+    pages = report["pages"]
+    assert (pages["rounds"], pages["rounds_during_fault"], pages["failed_during_fault"]) == (
+        10,
+        7,
+        0,
+    )
+    assert pages["fleets"] == ["FLEET_LYON", "FLEET_PARIS"]
+    data["pages"][5] = {**data["pages"][5], "ok": False, "failed": {"realtime": "NoHostAvailable"}}
+    report = df.drill_build_report(data)  # t=125, FLEET_LYON: inside the fault
+    failed = [c["check"] for c in report["checks"] if not c["ok"]]
+    assert failed == ["the watching dashboard served every fleet throughout the fault"]
+    assert report["pages"]["errors"] == ["NoHostAvailable"]

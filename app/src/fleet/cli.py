@@ -693,6 +693,27 @@ def probe_write(
         click.echo(f"{level}: {count['acked']} acked, {count['failed']} failed")
 
 
+@probe.command("pages")
+@click.option("--interval", type=click.FloatRange(0.5), default=5.0, show_default=True)
+@click.option("--duration", type=click.FloatRange(0.1), help="Seconds (default: until SIGTERM).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="One JSON line per fleet and round (appended).",
+)
+@pass_app
+@handle_errors
+def probe_pages(app: AppContext, interval: float, duration: float | None, out: Path) -> None:
+    """Fetch every dashboard page's data for every fleet every INTERVAL seconds, as the
+    dashboard reads it, until stopped; record each outcome."""
+    from fleet.dashboard.watch import run_pages_probe
+
+    with graceful_stop() as stop:
+        rounds, failed = run_pages_probe(app.settings(), interval, out, stop, duration)
+    click.echo(f"{rounds} rounds, {failed} with a page that did not answer")
+
+
 @probe.command("verify")
 @click.option("--run-id", required=True)
 @click.option("--acks", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)

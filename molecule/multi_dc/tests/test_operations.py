@@ -94,6 +94,10 @@ def test_dc_drill_failed_the_lost_dcs_fleets_over_and_back():
     assert 0 < report["rto_s"] < 300
     assert report["dashboard"]["during"]["host"] == "mdc-app-2"
     assert set(report["dashboard"]["during"]["fleets"]) == {"FLEET_PARIS", "FLEET_LYON"}
+    # dc2's dashboard answered every page of both fleets in every round of the outage
+    pages = report["pages"]
+    assert pages["fleets"] == ["FLEET_LYON", "FLEET_PARIS"]
+    assert pages["rounds_during_fault"] > 0 and pages["failed_during_fault"] == 0
     failover = _report("failover-dc1-")
     assert failover["moved"] == ["FLEET_PARIS"]
     failback = _report("failback-")

@@ -207,12 +207,24 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
             f"slowest p95 {result.get('slowest_p95_ms')} ms",
         )
 
+    pages = drill_pages_summary(data.get("pages") or [], events)
+    if pages["rounds"]:
+        check(
+            "the watching dashboard served every fleet throughout the fault",
+            pages["rounds_during_fault"] > 0 and pages["failed_during_fault"] == 0,
+            f"{pages['rounds_during_fault']} rounds of every page of "
+            f"{', '.join(pages['fleets'])} during the fault, {pages['failed_during_fault']} with "
+            f"a page that did not answer ({pages['rounds']} rounds in all, slowest page "
+            f"{pages['slowest_ms']} ms)",
+            enforced=data["plan"]["scope"] == "dc",
+        )
+
     recovery = {
         "fault_seen_s": _between(events, "fault injected", "fault seen by every surviving node"),
         "failover_done_s": _between(events, "fault injected", "failover done"),
-        "dashboard_answered_s": _between(
-            events, "fault injected", "dashboard answered during the fault"
-        ),
+        "dashboard_answered_s": pages["first_ok_after_fault_s"]
+        if pages["first_ok_after_fault_s"] is not None
+        else _between(events, "fault injected", "dashboard answered during the fault"),
         "fault_duration_s": _between(events, "fault injected", "fault removed"),
         "restore_to_up_normal_s": _between(events, "fault removed", "affected nodes UN"),
         "restore_to_hints_delivered_s": _between(events, "fault removed", "hints delivered"),
@@ -244,9 +256,37 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         "rto_s": rto,
         "failover": data.get("failover") or [],
         "dashboard": data.get("dashboard") or {},
+        "pages": pages,
         "repairs": data.get("repairs") or [],
         "checks": checks,
         "ok": all(c["ok"] for c in checks),
+    }
+
+
+def drill_pages_summary(lines: list[dict[str, Any]], events: list[dict[str, Any]]) -> dict:
+    """The dashboard probe's rounds (one line per fleet and round) against the timeline: rounds
+    in all and while the fault lasted (from its injection until the nodes were UN again), those
+    with a page that did not answer, and the first round that answered after the fault."""
+    times = {e["event"].split(" (")[0]: float(e["t"]) for e in events}
+    start = times.get("fault injected")
+    end = times.get("affected nodes UN", times.get("fault removed"))
+    rounds: dict[float, bool] = {}
+    for line in lines:
+        t = float(line["t"])
+        rounds[t] = rounds.get(t, True) and bool(line.get("ok"))
+    during = {t: ok for t, ok in rounds.items() if start is not None and end and start <= t <= end}
+    first_ok = min((t for t, ok in rounds.items() if ok and start and t >= start), default=None)
+    return {
+        "rounds": len(rounds),
+        "failed": sum(not ok for ok in rounds.values()),
+        "rounds_during_fault": len(during),
+        "failed_during_fault": sum(not ok for ok in during.values()),
+        "first_ok_after_fault_s": None
+        if first_ok is None or start is None
+        else round(first_ok - start, 1),
+        "fleets": sorted({str(line["fleet"]) for line in lines}),
+        "slowest_ms": max((float(line.get("ms", 0.0)) for line in lines), default=None),
+        "errors": sorted({e for line in lines for e in (line.get("failed") or {}).values()})[:5],
     }
 
 
@@ -291,4 +331,5 @@ class FilterModule:
             "drill_counter_delta": drill_counter_delta,
             "drill_env": drill_env,
             "drill_build_report": drill_build_report,
+            "drill_pages_summary": drill_pages_summary,
         }
