@@ -74,7 +74,11 @@ def test_each_etls_fleet_is_written_now_and_read_in_the_other_dc(host):
 
 def test_dashboards_list_every_app_host(host):
     hosts = _settings(host, "dashboard.env")["FLEET_APP_HOSTS"].split(",")
-    assert [h.split("=")[0] for h in hosts] == ["mdc-app-1@dc1", "mdc-app-2@dc2"]
+    expected = [
+        f"{name}@{cc.host_vars(name)['fleet_app_local_dc']}=http://{cc.host_vars(name)['ansible_host']}:8501/"
+        for name in cc.hosts("fleet_dashboard")
+    ]
+    assert hosts == expected and len(hosts) == 2
 
 
 def test_etl_stats_show_a_connection_to_every_node_of_its_dc(host):
@@ -151,10 +155,10 @@ def test_spool_keeps_what_the_etl_cannot_write_through_a_kill_and_replays_it(hos
     nodes = ", ".join(env["FLEET_CONTACT_POINTS"].split(","))
     since = host.check_output("date -u +%Y-%m-%dT%H:%M:%SZ")
     block = (
-        "table inet fleet_test { chain output { type filter hook output priority 0; "
-        f"ip daddr {{ {nodes} }} tcp dport 9042 reject with tcp reset; }} }}"
+        "table inet fleet_test {\n  chain output {\n    type filter hook output priority 0;\n"
+        f"    ip daddr {{ {nodes} }} tcp dport 9042 reject with tcp reset\n  }}\n}}\n"
     )
-    host.run_expect([0], f"nft -f - <<'EOF'\n{block}\nEOF")
+    host.run_expect([0], f"nft -f - <<'EOF'\n{block}EOF")
     try:
         stats = _wait(host, lambda s: (s["spool"] or {}).get("pending_records", 0) > 0)
         time.sleep(10)  # the writes in flight at the cut fail and join the spool
