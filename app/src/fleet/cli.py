@@ -657,6 +657,20 @@ def _levels(
         raise click.BadParameter(str(exc)) from exc
 
 
+def probe_run_options(out_help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``--duration`` and ``--out``: how long a probe runs and where it appends its outcomes."""
+
+    def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        func = click.option(
+            "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help=out_help
+        )(func)
+        return click.option(
+            "--duration", type=click.FloatRange(0.1), help="Seconds (default: until SIGTERM)."
+        )(func)
+
+    return decorate
+
+
 @probe.command("write")
 @click.option("--run-id", required=True, help="Names this drill's rows (partition key).")
 @click.option(
@@ -669,13 +683,7 @@ def _levels(
     help="Consistency level to write at (repeatable or comma separated).",
 )
 @click.option("--interval", type=click.FloatRange(0.01), default=0.5, show_default=True)
-@click.option("--duration", type=click.FloatRange(0.1), help="Seconds (default: until SIGTERM).")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Acks file: one JSON line per attempt (appended).",
-)
+@probe_run_options("Acks file: one JSON line per attempt (appended).")
 @pass_app
 @handle_errors
 def probe_write(
@@ -695,13 +703,7 @@ def probe_write(
 
 @probe.command("pages")
 @click.option("--interval", type=click.FloatRange(0.5), default=5.0, show_default=True)
-@click.option("--duration", type=click.FloatRange(0.1), help="Seconds (default: until SIGTERM).")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="One JSON line per fleet and round (appended).",
-)
+@probe_run_options("One JSON line per fleet and round (appended).")
 @pass_app
 @handle_errors
 def probe_pages(app: AppContext, interval: float, duration: float | None, out: Path) -> None:
