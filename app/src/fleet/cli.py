@@ -25,7 +25,13 @@ from cassandra.cluster import NoHostAvailable
 
 from fleet import writer
 from fleet.config import ConfigError, Settings, load_settings
-from fleet.csv_source import CsvHeaderError, parse_ts, write_points, write_points_file
+from fleet.csv_source import (
+    MAX_LINE_LENGTH,
+    CsvHeaderError,
+    parse_ts,
+    write_points,
+    write_points_file,
+)
 from fleet.etl import (
     EtlOptions,
     EtlResult,
@@ -479,6 +485,13 @@ def etl_verify(
     "created only if a line is rejected.",
 )
 @click.option("--dry-run", is_flag=True, help="Only check the file (offline).")
+@click.option(
+    "--max-line-length",
+    type=click.IntRange(1),
+    default=MAX_LINE_LENGTH,
+    show_default=True,
+    help="Longer lines are rejected without being read whole (characters).",
+)
 @etl_options
 @pass_app
 @handle_errors
@@ -487,6 +500,7 @@ def etl_import(
     file: Path,
     rejects: Path | None,
     dry_run: bool,
+    max_line_length: int,
     options: EtlOptions,
     as_json: bool,
 ) -> None:
@@ -494,7 +508,7 @@ def etl_import(
 
     rejects_path = rejects or file.with_suffix(".rejects.csv")
     if dry_run:
-        valid, rejected = check_csv(file, rejects_path)
+        valid, rejected = check_csv(file, rejects_path, max_line_length)
         summary = {
             "valid": valid,
             "rejected": rejected,
@@ -508,7 +522,7 @@ def etl_import(
         )
         return
     result, rejected = _run_etl(
-        app, options, lambda conn: run_import(conn, file, rejects_path, options)
+        app, options, lambda conn: run_import(conn, file, rejects_path, options, max_line_length)
     )
     extra = {"rejects_file": str(rejects_path) if rejected else None}
     _print_result(result, as_json, extra)

@@ -2,14 +2,20 @@
 
 Reading checks the header first (a wrong header stops the import before anything is written).
 Then each line is parsed and validated on its own: a bad line is reported with its line number
-and reason to a rejects CSV (``line,reason,raw``) and skipped; the good lines are loaded.
-One record per physical line: quoted fields must not contain line breaks.
+and reason to a rejects CSV (``line,reason,raw``, the raw text cut at ``RAW_SHOWN`` characters)
+and skipped; the good lines are loaded. No line, whatever it holds, stops the import.
+One record per physical line (ended by ``\n``, ``\r\n`` or ``\r``): quoted fields must not
+contain line breaks. A line longer than ``max_line_length`` characters is rejected without
+being read whole: a file is read in bounded pieces.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,9 +26,27 @@ from typing import Any, TextIO
 from fleet.model import TELEMETRY_FIELDS, TelemetryPoint
 from fleet.transform import FUTURE_TOLERANCE, validate_point
 
+log = logging.getLogger(__name__)
+
 CSV_COLUMNS = TELEMETRY_FIELDS
 REJECT_COLUMNS = ("line", "reason", "raw")
 _FLOATS = ("lat", "lon", "speed_kmh", "heading_deg", "temp_c")
+
+MAX_LINE_LENGTH = 4096  # characters; a telemetry row has about 100
+RAW_SHOWN = 200  # characters of a rejected line kept in the rejects file
+REASON_SHOWN = 500  # characters of a reject's reason
+VALUE_SHOWN = 40  # characters of a field quoted in a reason
+_SKIP_PIECE = 65536  # characters read at a time while skipping the rest of a long line
+# Plain ASCII decimal notation: no "nan", "inf", "1_000", non-ASCII digits or hex.
+_FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INT_RE = re.compile(r"[+-]?\d+", re.ASCII)
+# ISO-8601 extended format; fromisoformat alone takes any character as the T, or before the
+# offset ("2025-06-16x08:00:00\"+02:00"), and letters after the fraction's digits.
+_TS_RE = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?"
+    r"(?:[Zz]|[+-]\d\d(?::?\d\d(?::?\d\d(?:\.\d+)?)?)?)?",
+    re.ASCII,
+)
 
 
 class CsvHeaderError(ValueError):
@@ -41,14 +65,31 @@ def format_ts(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
+def cap(text: str, limit: int) -> str:
+    """``text`` cut at ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
+def _shown(text: str) -> str:
+    """A field as quoted in a reason: ``repr``, at most ``VALUE_SHOWN`` characters of it."""
+    return repr(text) if len(text) <= VALUE_SHOWN else repr(text[:VALUE_SHOWN]) + "\u2026"
+
+
 def parse_ts(text: str) -> datetime:
+    """UTC, truncated to milliseconds; ``ValueError`` for anything but ISO-8601 (extended
+    format) with an offset, within years 1-9999 once in UTC."""
     try:
+        if not _TS_RE.fullmatch(text):
+            raise ValueError
         ts = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"ts {text!r}: not an ISO-8601 timestamp") from None
+    except (ValueError, OverflowError):
+        raise ValueError(f"ts {_shown(text)}: not an ISO-8601 timestamp") from None
     if ts.tzinfo is None:
-        raise ValueError(f"ts {text!r}: no timezone (use Z or +hh:mm)")
-    ts = ts.astimezone(UTC)
+        raise ValueError(f"ts {_shown(text)}: no timezone (use Z or +hh:mm)")
+    try:
+        ts = ts.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00
+        raise ValueError(f"ts {_shown(text)}: out of range in UTC") from None
     return ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
 
 
@@ -88,15 +129,19 @@ def parse_fields(values: dict[str, str]) -> TelemetryPoint:
         parsed[name] = values[name].strip()
     for name in _FLOATS:
         text = values[name].strip()
-        try:
-            parsed[name] = float(text)
-        except ValueError:
-            problems.append(f"{name} {text!r}: not a number")
+        if not _FLOAT_RE.fullmatch(text):
+            problems.append(f"{name} {_shown(text)}: not a number")
+        elif not math.isfinite(number := float(text)):  # 1e999
+            problems.append(f"{name} {_shown(text)}: not a finite number")
+        else:
+            parsed[name] = number
     text = values["battery_pct"].strip()
     try:
+        if not _INT_RE.fullmatch(text):
+            raise ValueError
         parsed["battery_pct"] = int(text)
-    except ValueError:
-        problems.append(f"battery_pct {text!r}: not an integer")
+    except ValueError:  # also more digits than the int-string conversion limit
+        problems.append(f"battery_pct {_shown(text)}: not an integer")
     try:
         parsed["ts"] = parse_ts(values["ts"].strip())
     except ValueError as exc:
@@ -131,22 +176,66 @@ def read_points(
     now: datetime,
     on_reject: Callable[[Reject], None],
     future_tolerance: timedelta = FUTURE_TOLERANCE,
+    max_line_length: int = MAX_LINE_LENGTH,
 ) -> Iterator[TelemetryPoint]:
-    """Valid points of a CSV given as lines; each bad line goes to ``on_reject``."""
-    iterator = iter(lines)
-    first = next(iterator, None)
-    if first is None or not first.strip():
+    """Valid points of a CSV given as lines (a text file is read in bounded pieces); each bad
+    line goes to ``on_reject``. Only a bad or missing header raises (``CsvHeaderError``)."""
+    physical = enumerate(physical_lines(lines, max_line_length), start=1)
+    _, (first, too_long) = next(physical, (0, ("", False)))
+    if too_long:
+        raise CsvHeaderError(f"header line longer than {max_line_length} characters")
+    if not first.strip():
         raise CsvHeaderError(f"no header line; expected {','.join(CSV_COLUMNS)}")
-    header = check_header(next(csv.reader([first.lstrip("\ufeff")])))
-    for lineno, raw_line in enumerate(iterator, start=2):
-        raw = raw_line.rstrip("\r\n")
-        if not raw.strip():
+    try:
+        names = next(csv.reader([first.lstrip("\ufeff")]), [])
+    except csv.Error as exc:
+        raise CsvHeaderError(f"bad header ({exc}); expected {','.join(CSV_COLUMNS)}") from None
+    header = check_header(names)
+    for lineno, (raw, too_long) in physical:
+        if too_long:
+            reason, point = f"line longer than {max_line_length} characters", None
+        elif not raw.strip():
             continue
-        reason, point = _parse_line(raw, header, now, future_tolerance)
+        else:
+            reason, point = _check_line(lineno, raw, header, now, future_tolerance)
         if point is None:
-            on_reject(Reject(lineno, reason, raw))
+            on_reject(Reject(lineno, cap(reason, REASON_SHOWN), cap(raw, RAW_SHOWN)))
         else:
             yield point
+
+
+def physical_lines(lines: Iterable[str], limit: int) -> Iterator[tuple[str, bool]]:
+    """Each line without its line break, and whether it is longer than ``limit`` characters
+    (then only its first ``limit + 1`` are returned). A text file is read ``limit + 1``
+    characters at a time, so a longer line is never held whole."""
+    if not isinstance(lines, io.TextIOBase):
+        for line in lines:
+            text = line.rstrip("\r\n")
+            yield (text[: limit + 1], True) if len(text) > limit else (text, False)
+        return
+    after_cr = False  # a piece ended with \r: a \n alone next is the rest of a \r\n
+    while piece := lines.readline(limit + 1):
+        if after_cr and piece == "\n":
+            after_cr = False
+            continue
+        text = piece.rstrip("\r\n")
+        too_long = len(text) > limit  # limit + 1 characters and no line break yet
+        if too_long:  # skip the rest of the line
+            while piece and not piece.endswith(("\n", "\r")):
+                piece = lines.readline(_SKIP_PIECE)
+        after_cr = piece.endswith("\r")
+        yield text, too_long
+
+
+def _check_line(
+    lineno: int, raw: str, header: list[str], now: datetime, future_tolerance: timedelta
+) -> tuple[str, TelemetryPoint | None]:
+    """:func:`_parse_line`, and a line it fails on rejected rather than the import stopped."""
+    try:
+        return _parse_line(raw, header, now, future_tolerance)
+    except Exception as exc:  # a bug: said loudly, but one line must not abort the import
+        log.exception("line %d: unexpected error", lineno)
+        return f"unexpected error: {type(exc).__name__}: {exc}", None
 
 
 def _parse_line(

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from fleet.csv_source import (
     CSV_COLUMNS,
+    MAX_LINE_LENGTH,
     REJECT_COLUMNS,
     LazyCsvFile,
     Reject,
@@ -242,7 +243,11 @@ def run_batch(
 
 
 def run_import(
-    conn: Connection, path: Path, rejects_path: Path, options: EtlOptions
+    conn: Connection,
+    path: Path,
+    rejects_path: Path,
+    options: EtlOptions,
+    max_line_length: int = MAX_LINE_LENGTH,
 ) -> tuple[EtlResult, int]:
     """Load a CSV file; bad lines go to ``rejects_path``. Returns the result and reject count."""
     run = EtlRun(conn, "import", options)
@@ -255,18 +260,28 @@ def run_import(
             rj.write_reject(reject)
             run.metrics.records_rejected += 1
 
-        run.write(read_points(lines, now=datetime.now(UTC), on_reject=on_reject), validate=False)
+        points = read_points(
+            lines, now=datetime.now(UTC), on_reject=on_reject, max_line_length=max_line_length
+        )
+        run.write(points, validate=False)
         return run.finish(), rj.count
 
 
-def check_csv(path: Path, rejects_path: Path) -> tuple[int, int]:
+def check_csv(
+    path: Path, rejects_path: Path, max_line_length: int = MAX_LINE_LENGTH
+) -> tuple[int, int]:
     """Offline ``import --dry-run``: (valid rows, rejected rows); rejects written as in import."""
     valid = 0
     with (
         open_csv(path) as lines,
         LazyCsvFile(rejects_path, REJECT_COLUMNS, "surrogateescape") as rj,
     ):
-        for _ in read_points(lines, now=datetime.now(UTC), on_reject=rj.write_reject):
+        for _ in read_points(
+            lines,
+            now=datetime.now(UTC),
+            on_reject=rj.write_reject,
+            max_line_length=max_line_length,
+        ):
             valid += 1
         return valid, rj.count
 

@@ -158,8 +158,8 @@ class _Vehicle:
         self.drain_factor = rng.uniform(0.8, 1.4)
         faulty_cooling = 10.0 if rng.random() < 0.05 else 0.0
         self.temp_offset_c = rng.gauss(0.0, 1.5) + faulty_cooling
-        self.report_offset = timedelta(
-            milliseconds=rng.randrange(int(min(interval_s, 10.0) * 1000))
+        self.report_offset = timedelta(  # at least one choice: intervals under 1 ms give 0
+            milliseconds=rng.randrange(max(1, int(min(interval_s, 10.0) * 1000)))
         )
 
         distance_m = self.city.radius_km * 500.0 * math.sqrt(rng.random())
@@ -236,7 +236,9 @@ class _Vehicle:
         heat = self.spec.self_heating_c * self.speed / self.spec.max_speed_kmh
         target_temp = ambient_temp_c(self.city, ts) + self.temp_offset_c + heat
         self.temp += (target_temp - self.temp) * (1.0 - math.exp(-dt / 1200.0))
-        self.temp += rng.gauss(0.0, 0.15 * noise)
+        # Noise of a mean-reverting value: it stops growing with dt beyond the time constant
+        # (a day between readings would otherwise drift it past the validation range).
+        self.temp += rng.gauss(0.0, 0.15 * math.sqrt(min(dt, 1200.0) / 10.0))
 
     def reading(self, ts: datetime) -> TelemetryPoint:
         heading = round(self.heading, 1)
@@ -322,6 +324,8 @@ def generate_history(
     """Exactly ``records`` readings in time order, the last tick at ``end`` (never after it)."""
     if records < 0:
         raise ValueError("records must be >= 0")
+    if devices_per_fleet < 1 or not fleets:
+        raise ValueError("need at least one fleet and one device per fleet")
     ticks = math.ceil(records / (len(fleets) * devices_per_fleet))
     start = end - max(ticks - 1, 0) * timedelta(seconds=interval_s)
     simulator = FleetSimulator(fleets, devices_per_fleet, seed, start, interval_s)

@@ -7,9 +7,13 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from fleet.cli import cli
 from fleet.csv_source import (
     CSV_COLUMNS,
+    RAW_SHOWN,
+    REASON_SHOWN,
     REJECT_COLUMNS,
     CsvHeaderError,
     LazyCsvFile,
@@ -155,3 +159,115 @@ def test_shipped_sample_is_valid() -> None:
     assert rejects == []
     assert len(points) >= 300
     assert {p.fleet_id for p in points} == {"FLEET_PARIS", "FLEET_LYON"}
+
+
+GOOD_ROW = dict(
+    zip(
+        CSV_COLUMNS,
+        (
+            *("FLEET_LYON", "LYON-0001", "GPS-TX-1", "2025-06-16T08:00:00Z"),
+            *("45.7", "4.8", "10", "90", "70", "20", "LYON-E"),
+        ),
+        strict=True,
+    )
+)
+
+
+def row_with(**values: str) -> str:
+    return ",".join({**GOOD_ROW, **values}[c] for c in CSV_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [  # each of these raised out of read_points, or was loaded, before issue 19
+        (row_with(ts="0001-01-01T00:00:00+14:00"), "ts '0001-01-01T00:00:00+14:00': out of range"),
+        (row_with(ts="9999-12-31T23:59:59-14:00"), "ts '9999-12-31T23:59:59-14:00': out of range"),
+        (row_with(battery_pct="9" * 4301), "battery_pct '999"),  # int-string conversion limit
+        (row_with(lat="9" * 400), "lat '999"),  # inf
+        (row_with(lat="nan"), "lat 'nan': not a number"),
+        (row_with(speed_kmh="-inf"), "speed_kmh '-inf': not a number"),
+        (row_with(lat="4_5.7"), "lat '4_5.7': not a number"),  # was 45.7
+        (row_with(ts='2025-06-16T08:00:00"+02:00'), "ts '2025-06-16T08:00:00\"+02:00': not an"),
+        (
+            row_with(battery_pct="\u0667\u0660"),
+            "battery_pct '\u0667\u0660': not an integer",
+        ),  # was 70
+        (row_with(zone="LYON\x00E"), "zone 'LYON\\x00E'"),
+        (row_with(zone="\ufeffLYON-E"), "zone '\\ufeffLYON-E'"),
+        (row_with(zone='"LYON-E'), "malformed CSV: unexpected end of data"),
+        (row_with(zone="LYON-\udcff"), "not valid UTF-8"),
+    ],
+)
+def test_inputs_that_once_crashed_or_loaded_are_rejected(line: str, reason: str) -> None:
+    rejects: list[Reject] = []
+    points = list(
+        read_points([HEADER, line], now=NOW, on_reject=rejects.append, max_line_length=10_000)
+    )
+    assert points == []
+    assert len(rejects) == 1 and rejects[0].line == 2
+    assert rejects[0].reason.startswith(reason)
+    assert len(rejects[0].reason) <= REASON_SHOWN + 1
+    assert rejects[0].raw == line[:RAW_SHOWN] + ("\u2026" if len(line) > RAW_SHOWN else "")
+
+
+class SpyText(io.TextIOWrapper):
+    """Records the longest piece a read returned."""
+
+    longest = 0
+
+    def readline(self, size: int | None = -1, /) -> str:
+        piece = super().readline(-1 if size is None else size)
+        self.longest = max(self.longest, len(piece))
+        return piece
+
+
+def test_a_line_over_the_limit_is_rejected_unread_and_numbering_goes_on() -> None:
+    good = row_with()
+    long_line = row_with(zone="LYON-E" + " " * 2_000_000)  # valid once stripped, if read whole
+    at_limit = "x" * 4096  # fits: read with its \r\n, which a piece may split
+    data = f"{HEADER}\r\n{good}\r\n{long_line}\r\n{good}\r{at_limit}\r\n\ny\n{good}"
+    stream = SpyText(io.BytesIO(data.encode()), encoding="utf-8", newline="")
+    rejects: list[Reject] = []
+    points = list(read_points(stream, now=NOW, on_reject=rejects.append))
+    assert len(points) == 3
+    assert [(r.line, r.reason) for r in rejects] == [
+        (3, "line longer than 4096 characters"),
+        (5, "expected 11 fields, got 1"),
+        (7, "expected 11 fields, got 1"),
+    ]
+    assert rejects[0].raw == long_line[:RAW_SHOWN] + "\u2026"
+    assert stream.longest <= 65536  # never the whole 2 MB line
+
+
+def test_line_limit_at_its_edge_with_every_line_break() -> None:
+    fits, over = row_with(zone="LYON-E" + " " * 40), row_with(zone="LYON-E" + " " * 41)
+    size = len(over)
+    for limit in (size - 1, size):
+        for brk in ("\n", "\r\n", "\r"):
+            data = brk.join([HEADER, fits, over, fits]) + brk
+            stream = io.TextIOWrapper(io.BytesIO(data.encode()), encoding="utf-8", newline="")
+            rejects: list[Reject] = []
+            points = list(
+                read_points(stream, now=NOW, on_reject=rejects.append, max_line_length=limit)
+            )
+            expected = [3] if limit < size else []
+            assert [r.line for r in rejects] == expected, (limit, brk)
+            assert len(points) == 3 - len(expected)
+
+
+def test_a_header_over_the_limit_is_a_header_error() -> None:
+    with pytest.raises(CsvHeaderError, match="header line longer than 20 characters"):
+        list(read_points([HEADER], now=NOW, on_reject=pytest.fail, max_line_length=20))
+    with pytest.raises(CsvHeaderError, match="missing column"):
+        read_all(["\ufeff\ufeff\r\n", row_with()])
+
+
+def test_import_dry_run_takes_the_line_limit(tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    args = ["etl", "import", str(FIXTURE), "--dry-run", "--rejects", str(rejects)]
+    result = CliRunner().invoke(cli, [*args, "--max-line-length", "85"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("0 valid, 19 rejected")  # every valid row has 97 or more
+    assert "line longer than 85 characters" in rejects.read_text(encoding="utf-8")
+    result = CliRunner().invoke(cli, [*args, "--max-line-length", "20"])
+    assert result.exit_code == 2 and "header line longer than 20 characters" in result.output
