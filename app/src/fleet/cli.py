@@ -8,11 +8,14 @@ no schema agreement). ``generate``, ``schema print`` and ``etl import --dry-run`
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 import signal
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -24,7 +27,16 @@ from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
 
 from fleet import writer
-from fleet.config import ConfigError, Settings, load_settings
+from fleet.benchmark import (
+    Bench,
+    BenchError,
+    Tools,
+    bench_schema,
+    lab_data_sets,
+    now_floor,
+    render_markdown,
+)
+from fleet.config import ConfigError, Settings, load_settings, parse_env_file
 from fleet.csv_source import (
     MAX_LINE_LENGTH,
     CsvHeaderError,
@@ -35,10 +47,8 @@ from fleet.csv_source import (
 from fleet.etl import (
     EtlOptions,
     EtlResult,
-    bench_table,
     check_csv,
     run_batch,
-    run_bench,
     run_import,
     run_rollup,
 )
@@ -90,6 +100,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise CliError(f"Cassandra: {exc}", EXIT_CASSANDRA) from exc
         except (DriverException, NoHostAvailable) as exc:  # e.g. the cluster went away mid-run
             raise CliError(f"Cassandra: {type(exc).__name__}: {exc}", EXIT_CASSANDRA) from exc
+        except BenchError as exc:
+            raise CliError(f"bench: {exc}", EXIT_FAILED) from exc
 
     return wrapper
 
@@ -139,6 +151,7 @@ def _print_result(result: EtlResult, as_json: bool, extra: dict[str, Any] | None
             "interrupted": result.interrupted,
             "rollups_recomputed": len(result.rollups),
             "minutes_recomputed": result.minutes_recomputed,
+            "device_hours_recomputed": result.hours_recomputed,
             "rollup_retries": result.rollup_retries,
             "rollup_failures": result.rollup_failures,
             "failures_sample": result.failures,
@@ -196,10 +209,10 @@ def etl_options(func: Callable[..., R]) -> Callable[..., R]:
         click.option(
             "--mode",
             type=click.Choice([m.value for m in WriteMode]),
-            default=WriteMode.ASYNC.value,
+            default=WriteMode.BATCH.value,
             show_default=True,
-            help="async: one statement per request, FLEET_CONCURRENCY in flight; "
-            "batch: UNLOGGED batches grouped by partition.",
+            help="batch: UNLOGGED batches, one partition's rows each (the fastest, measured by "
+            "`fleet bench`); async: one statement per request. FLEET_CONCURRENCY in flight.",
         ),
         click.option(
             "--no-rollups", is_flag=True, help="Do not recompute hourly rollups and device minutes."
@@ -528,27 +541,121 @@ def etl_import(
     _print_result(result, as_json, extra)
 
 
-@cli.command()
-@history_options
-@progress_option
-@click.option("--json", "as_json", is_flag=True, help="Print both summaries as JSON.")
+@cli.group()
+def bench() -> None:
+    """The ETL side by side with latte, and `etl import` with cqlsh COPY (`make bench`)."""
+
+
+@bench.command("schema")
+@click.option(
+    "--grant-to",
+    help="Role to grant SELECT and MODIFY on the bench keyspace (default: FLEET_USERNAME).",
+)
 @pass_app
 @handle_errors
-def bench(
-    app: AppContext, records: int, end: datetime, interval: float, progress_s: float, as_json: bool
-) -> None:
-    """Write the same N readings as async statements, then as UNLOGGED batches; compare."""
+def bench_schema_cmd(app: AppContext, grant_to: str | None) -> None:
+    """Print the bench keyspace's CQL (FLEET_KEYSPACE): the app's tables and COPY's (offline)."""
+    settings = app.settings()
+    click.echo(bench_schema(settings, grant_to or settings.username), nl=False)
 
-    options = EtlOptions(rollups=False, progress_interval_s=progress_s)
-    with _connect(app) as conn:
-        results = run_bench(conn, records, end, interval, options)
-    if as_json:
-        click.echo(to_json({"results": [r.metrics.summary() for r in results]}))
-    else:
-        click.echo(bench_table(results))
-        click.echo("latency is per request: one statement (async) or one batch (batch)")
-    if not all(r.ok for r in results):
-        raise SystemExit(EXIT_FAILED)
+
+@bench.command("run")
+@click.option(
+    "--latte",
+    "latte_bin",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The latte binary (scripts/fetch-latte.sh).",
+)
+@click.option(
+    "--cqlsh",
+    "cqlsh_bin",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="cqlsh, for COPY FROM.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Runs of each tool per data set.",
+)
+@click.option(
+    "--records",
+    type=click.IntRange(1000),
+    default=50_000,
+    show_default=True,
+    help="Readings of the lab-fleets data set.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Where bench-<time>.json and .md are written.",
+)
+@click.option(
+    "--command-line",
+    default="make bench",
+    show_default=True,
+    help="The command to quote in the report.",
+)
+@pass_app
+@handle_errors
+def bench_run(
+    app: AppContext,
+    latte_bin: Path,
+    cqlsh_bin: Path,
+    runs: int,
+    records: int,
+    out_dir: Path,
+    command_line: str,
+) -> None:
+    """Alternate ETL and latte runs, then import and COPY runs, on empty tables; print the
+    Markdown table and write it with the JSON of every run."""
+    settings = app.settings()
+    env = {k: v for k, v in os.environ.items()}
+    if app.env_file is not None:
+        env.update(parse_env_file(app.env_file))
+    env["FLEET_KEYSPACE"] = settings.keyspace
+    started = datetime.now(UTC)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _connect(app) as conn, tempfile.TemporaryDirectory(prefix="fleet-bench-") as work:
+        tools = Tools((sys.executable, "-m", "fleet"), latte_bin, cqlsh_bin)
+
+        def truncate(tables: Sequence[str]) -> None:
+            for table in tables:
+                conn.session.execute(f"TRUNCATE {settings.keyspace}.{table}", timeout=120.0)
+
+        runner = Bench(
+            settings,
+            env,
+            tools,
+            Path(work),
+            runs,
+            truncate,
+            progress=lambda line: click.echo(line, err=True),
+        )
+        end = now_floor()
+        data_sets = [
+            runner.data_set(d, end, with_copy=True) for d in lab_data_sets(settings, records)
+        ]
+        nodes = sum(len(hosts) for hosts in conn.describe()["datacenters"].values())
+    report = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": command_line,
+        "cluster": f"{nodes} nodes, keyspace {settings.keyspace} "
+        f"{settings.replication}, {settings.consistency} from {settings.local_dc}, "
+        f"{settings.concurrency} requests in flight",
+        "runs": runs,
+        "data_sets": data_sets,
+    }
+    stem = out_dir / f"bench-{started:%Y%m%dT%H%M%SZ}"
+    markdown = render_markdown(report)
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    stem.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    click.echo(markdown)
+    click.echo(f"written: {stem}.json, {stem}.md", err=True)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,23 +26,40 @@ from fleet.csv_source import (
 )
 from fleet.generator import fleet_devices, generate_history
 from fleet.metrics import Metrics, ProgressReporter
-from fleet.minutes import MinuteReader, Span, TouchedSpans
+from fleet.minutes import Fetched, RollupReader, Span, TouchedSpans, read_back_consistency
 from fleet.model import Device, TelemetryPoint
-from fleet.plan import Mutation, WriteMode, WritePlanner, minute_mutation, rollup_mutation
+from fleet.plan import (
+    Mutation,
+    WriteMode,
+    WritePlanner,
+    device_hour_mutation,
+    minute_mutation,
+    rollup_mutation,
+)
 from fleet.replay import SpoolReplay
-from fleet.schema import DEVICE_MINUTES, DEVICES, ROLLUPS
-from fleet.transform import HourlyRollup, RollupKey, validate_point
-from fleet.writer import Connection, RollupReader, WritePipeline, make_pipeline
+from fleet.schema import DEVICE_HOURS, DEVICE_MINUTES, DEVICES, ROLLUPS
+from fleet.transform import (
+    DeviceHour,
+    HourlyRollup,
+    RollupKey,
+    fleet_hour_rollup,
+    validate_point,
+)
+from fleet.writer import Connection, WritePipeline, make_pipeline
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 20
+# Readings planned at a time. Readings come in time order, a few per device per second: the
+# larger the chunk, the more readings of one device-day partition share one batch (1,000
+# devices reporting once a minute: 20 per batch). ~1 KB of memory per reading while planned.
+CHUNK_SIZE = 20_000
 
 
 @dataclass
 class EtlOptions:
-    mode: WriteMode = WriteMode.ASYNC
-    chunk_size: int = 500
+    mode: WriteMode = WriteMode.BATCH
+    chunk_size: int = CHUNK_SIZE
     rollups: bool = True
     progress_interval_s: float = 5.0
     progress_out: TextIO | None = None
@@ -55,6 +73,7 @@ class EtlResult:
     failures: list[str] = field(default_factory=list)  # the first MAX_LISTED_FAILURES
     rollups: list[HourlyRollup] = field(default_factory=list)
     minutes_recomputed: int = 0  # rows of device_analytics_by_day submitted
+    hours_recomputed: int = 0  # rows of device_hours_by_fleet_day submitted
     rollup_retries: int = 0  # failed recomputes or writes, tried again at the next refresh
     rollup_failures: list[str] = field(default_factory=list)  # failed in the last refresh
     failed_file: Path | None = None
@@ -82,13 +101,20 @@ class EtlRun:
         self.options = options
         self.metrics = metrics or Metrics(label)
         self.planner = WritePlanner(registry)
-        self.touched: set[RollupKey] = set()  # fleet hours
-        self.spans = TouchedSpans()  # device minutes
+        self.touched: set[RollupKey] = set()  # fleet hours to recompute besides the spans'
+        self.spans = TouchedSpans()  # device minutes and hours
         self.result = EtlResult(self.metrics)
         self._failed = LazyCsvFile(options.failed_out, CSV_COLUMNS) if options.failed_out else None
         self._reader: RollupReader | None = None
-        self._minute_reader: MinuteReader | None = None
+        self._fleet_of: dict[str, str] = {}  # device -> fleet, for rollup rows that failed
         self._last_refresh = False
+        settings = conn.settings
+        self._read_level = read_back_consistency(
+            settings.consistency, settings.replication.get(settings.local_dc or "")
+        )
+        self._degraded_seen = 0  # metrics.degraded_writes at the last read-back
+        self._refresh: tuple[Future[Fetched], list[Span], list[RollupKey]] | None = None
+        self._refresh_pool: ThreadPoolExecutor | None = None
         self.pipeline: WritePipeline = make_pipeline(
             conn,
             self.metrics,
@@ -104,8 +130,8 @@ class EtlRun:
 
     def _on_record(self, point: TelemetryPoint, failure: str | None) -> None:
         if failure is None:
-            self.touched.add(RollupKey.of(point))
             self.spans.add(point)
+            self._fleet_of[point.device_id] = point.fleet_id
             self.metrics.record_written(point.fleet_id)
             return
         if self.replay is not None:  # kept for a replay (or dropped, counted, if it is full)
@@ -127,9 +153,16 @@ class EtlRun:
             self.touched.add(key)
             self._rollup_failed(f"{key.fleet_id} {key.day} {key.hour:02d}h: {reason}")
         elif mutation.table is DEVICE_MINUTES:
-            span = Span(row["device_id"], row["day"], row["minute"], row["minute"])
+            device_id = row["device_id"]
+            fleet_id = self._fleet_of.get(device_id, "")
+            span = Span(device_id, row["day"], row["minute"], row["minute"], fleet_id)
             self.spans.merge(span)
             self._rollup_failed(f"{span.device_id} {span.first:%F %H:%M}: {reason}")
+        elif mutation.table is DEVICE_HOURS:
+            key = RollupKey(row["fleet_id"], row["day"], row["hour"])
+            start = key.start
+            self.spans.merge(Span(row["device_id"], key.day, start, start, key.fleet_id))
+            self._rollup_failed(f"{row['device_id']} {key.day} {key.hour:02d}h: {reason}")
 
     def _rollup_failed(self, message: str) -> None:
         """What failed was put back to be recomputed: at the next refresh, or, when this was
@@ -167,57 +200,104 @@ class EtlRun:
             self.pipeline.submit_points(points)
 
     def pump(self, deadline: float, stop: threading.Event) -> None:
-        """Handle writes until ``deadline``, replaying the spool chunk after chunk."""
+        """Handle writes until ``deadline``, replaying the spool chunk after chunk, and take in
+        the rollups' read-back when it is done."""
         clock = self.metrics.clock
         while not stop.is_set():
             if self.replay is not None:
                 self.replay.step()
+            self._collect_refresh(wait=False)
             self.pipeline.pump(deadline=min(deadline, clock() + 0.25), stop=stop)
             if clock() >= deadline:
                 return
 
-    def refresh_rollups(self, spans: Sequence[Span] | None = None) -> None:
-        """Recompute the fleet hours and device minutes touched since the last refresh
-        (or the given ``spans`` of device-days)."""
-        self.refresh_minutes(self.spans.take() if spans is None else spans)
-        keys, self.touched = sorted(self.touched), set()
-        if self._reader is None:
-            self._reader = RollupReader(self.conn.session, self.conn.settings.keyspace)
-        rollups = []
-        for key in keys:
-            try:
-                rollup = self._reader.recompute(key)
-            except Exception as exc:  # e.g. a replica down
-                self.metrics.record_error(exc)
-                self.touched.add(key)
-                self._rollup_failed(f"{key}: {type(exc).__name__}: {exc}")
-                continue
-            if rollup is not None:
-                rollups.append(rollup)
-        self.pipeline.submit_mutations(rollup_mutation(r) for r in rollups)
-        self.result.rollups.extend(rollups)
+    def refresh_rollups(self, spans: Sequence[Span] | None = None, *, wait: bool = True) -> None:
+        """Recompute the device minutes and hours and the fleet hours touched since the last
+        refresh (or those of the given ``spans`` of device-days, and ``touched``).
 
-    def minute_reader(self) -> MinuteReader:
-        if self._minute_reader is None:
-            self._minute_reader = MinuteReader(self.conn.session, self.conn.settings.keyspace)
-        return self._minute_reader
+        The reads run in a worker thread; ``wait=False`` (streaming) returns at once and
+        :meth:`pump` submits the rows when they are read. One refresh at a time: while one is
+        being read, another ``wait=False`` request is skipped (its spans wait for the next)."""
+        if self._refresh is not None:
+            if not wait:
+                return
+            self._collect_refresh(wait=True)
+        taken = self.spans.take() if spans is None else list(spans)
+        keys = sorted(self.touched.union(*(span.fleet_hours for span in taken)))
+        self.touched = set()
+        if not taken and not keys:
+            return
+        # Degraded writes (one replica) since the last read-back: read at the write level.
+        degraded = self.metrics.degraded_writes != self._degraded_seen
+        self._degraded_seen = self.metrics.degraded_writes
+        level = self.conn.settings.consistency if degraded else self._read_level
+        if self._refresh_pool is None:
+            self._refresh_pool = ThreadPoolExecutor(1, thread_name_prefix="fleet-rollups")
+        future = self._refresh_pool.submit(self.reader().fetch, taken, keys, level)
+        self._refresh = (future, taken, keys)
+        if wait:
+            self._collect_refresh(wait=True)
 
-    def refresh_minutes(self, spans: Sequence[Span]) -> None:
-        recomputed = self.minute_reader().recompute(spans)
-        for span, exc in recomputed.failures:  # e.g. a replica down
+    def _collect_refresh(self, *, wait: bool) -> None:
+        if self._refresh is None or not (wait or self._refresh[0].done()):
+            return
+        future, spans, keys = self._refresh
+        self._refresh = None
+        try:
+            fetched = future.result()
+        except Exception as exc:  # the whole read-back failed (e.g. no host): all again later
+            fetched = Fetched(
+                failed_spans=[(span, exc) for span in spans],
+                failed_keys=[(key, exc) for key in keys],
+            )
+        self._submit_rollups(fetched, keys)
+
+    def _submit_rollups(self, fetched: Fetched, keys: Sequence[RollupKey]) -> None:
+        for span, exc in fetched.failed_spans:  # e.g. a replica down
             self.metrics.record_error(exc)
             self.spans.merge(span)
-            self._rollup_failed(f"{span.device_id} {span.day} minutes: {type(exc).__name__}: {exc}")
-        self.pipeline.submit_mutations(minute_mutation(m) for m in recomputed.minutes)
-        self.result.minutes_recomputed += len(recomputed.minutes)
+            self._rollup_failed(f"{span.device_id} {span.day}: {type(exc).__name__}: {exc}")
+        for key, exc in fetched.failed_keys:
+            self.metrics.record_error(exc)
+            self.touched.add(key)
+            self._rollup_failed(f"{key}: {type(exc).__name__}: {exc}")
+        # A fleet hour with a device hour that could not be read waits for the next refresh.
+        pending = {key for span, _ in fetched.failed_spans for key in span.fleet_hours}
+        fresh: dict[RollupKey, list[DeviceHour]] = {}
+        for hour in fetched.hours:
+            fresh.setdefault(hour.key, []).append(hour)
+        rollups = []
+        for key in keys:
+            if key in pending or key not in fetched.stored_hours:
+                continue
+            rollup = fleet_hour_rollup(
+                key, fetched.stored_hours[key], fresh.get(key, []), fetched.alert_counts[key]
+            )
+            if rollup is not None:
+                rollups.append(rollup)
+        self.pipeline.submit_mutations(minute_mutation(m) for m in fetched.minutes)
+        self.pipeline.submit_mutations(device_hour_mutation(h) for h in fetched.hours)
+        self.pipeline.submit_mutations(rollup_mutation(r) for r in rollups)
+        self.result.minutes_recomputed += len(fetched.minutes)
+        self.result.hours_recomputed += len(fetched.hours)
+        self.result.rollups.extend(rollups)
+
+    def reader(self) -> RollupReader:
+        if self._reader is None:
+            self._reader = RollupReader(self.conn.session, self.conn.settings.keyspace)
+        return self._reader
 
     def finish(self, spans: Sequence[Span] | None = None) -> EtlResult:
         self.result.interrupted = bool(self.options.stop and self.options.stop.is_set())
+        self.pipeline.drain()
+        self._collect_refresh(wait=True)  # a streaming refresh still being read
         self.pipeline.drain()
         self._last_refresh = True  # what fails from here on is not retried: reported
         if self.options.rollups:
             self.refresh_rollups(spans)
             self.pipeline.drain()
+        if self._refresh_pool is not None:
+            self._refresh_pool.shutdown(wait=True)
         self.metrics.finish()
         if self._failed is not None:
             self._failed.close()
@@ -286,25 +366,6 @@ def check_csv(
         return valid, rj.count
 
 
-def run_bench(
-    conn: Connection, records: int, end: datetime, interval_s: float, options: EtlOptions
-) -> list[EtlResult]:
-    """The same readings written both ways, async statements then UNLOGGED batches.
-
-    Readings are generated beforehand so that only writing is timed.
-    """
-    s = conn.settings
-    points = list(generate_history(s.fleets, s.devices_per_fleet, s.seed, records, end, interval_s))
-    results = []
-    for mode in (WriteMode.ASYNC, WriteMode.BATCH):
-        run_options = replace(options, mode=mode, rollups=False)
-        run = EtlRun(conn, f"bench/{mode}", run_options, registry=_registry(conn))
-        run.metrics.started = run.metrics.clock()
-        run.write(points)
-        results.append(run.finish())
-    return results
-
-
 def run_rollup(
     conn: Connection, day: date, fleets: Sequence[str], options: EtlOptions
 ) -> EtlResult:
@@ -312,44 +373,6 @@ def run_rollup(
     devices, from stored telemetry."""
     run = EtlRun(conn, "rollup", replace(options, rollups=True))
     run.touched = {RollupKey(f, day, hour) for f in fleets for hour in range(24)}
-    reader = run.minute_reader()
-    spans = [Span.whole_day(d, day) for f in fleets for d in reader.device_ids(f)]
+    reader = run.reader()
+    spans = [Span.whole_day(f, d, day) for f in fleets for d in reader.device_ids(f)]
     return run.finish(spans)
-
-
-def bench_table(results: Sequence[EtlResult]) -> str:
-    """Comparison table of :func:`run_bench` results."""
-    header = (
-        "mode",
-        "records",
-        "failed",
-        "seconds",
-        "rec/s",
-        "requests",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "retries",
-        "degraded",
-    )
-    rows = [header]
-    for r in results:
-        s = r.metrics.summary()
-        lat = s["latency_ms"]
-        rows.append(
-            (
-                s["label"].split("/")[-1],
-                str(s["records_written"]),
-                str(s["records_failed"]),
-                f"{s['elapsed_s']:.2f}",
-                f"{s['throughput_rps']:.0f}",
-                str(s["requests"]),
-                *("-" if lat[k] is None else f"{lat[k]:.1f}" for k in ("p50", "p95", "p99")),
-                str(s["retries"]),
-                str(s["degraded_writes"]),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)

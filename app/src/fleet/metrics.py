@@ -50,6 +50,7 @@ class Metrics:
     records_failed: int = 0
     records_rejected: int = 0
     requests: int = 0
+    rows_written: int = 0  # CQL rows acknowledged, every table (a batch holds several)
     retries: int = 0
     degraded_writes: int = 0
     rollups_written: int = 0  # rows of fleet hours and device minutes
@@ -118,6 +119,7 @@ class Metrics:
             "records_failed": self.records_failed,
             "records_rejected": self.records_rejected,
             "requests": self.requests,
+            "rows_written": self.rows_written,
             "retries": self.retries,
             "degraded_writes": self.degraded_writes,
             "rollups_written": self.rollups_written,

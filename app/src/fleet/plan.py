@@ -1,33 +1,37 @@
 """Turn validated readings into table mutations, then into write requests. No I/O here.
 
-A *record* is one reading. It is written to both telemetry tables, to the alerts table for each
-alert it raises, and it updates the latest-state tables and the device registry. Within a chunk,
-the latest-state rows of a device are coalesced to its newest reading (older ones would lose to
-it anyway, as they are written ``USING TIMESTAMP <reading time>``); that mutation carries every
-record of the device in the chunk, so none of them is acknowledged before it is. Alerts of the
-same row (device, rule, severity, 5-minute window) are coalesced the same way, to the window's
-first reading (see :func:`fleet.transform.alert_write_timestamp`).
+A *record* is one reading. It is one row of ``telemetry_by_device_day``, one row of the alerts
+table for each alert it raises, and it updates the fleet's latest positions and the device
+registry. Within a chunk, a device's latest-position row is coalesced to its newest reading
+(older ones would lose to it anyway, as they are written ``USING TIMESTAMP <reading time>``);
+that mutation carries every record of the device in the chunk, so none of them is acknowledged
+before it is. Alerts of the same row (device, rule, severity, 5-minute window) are coalesced the
+same way, to the window's first reading (see :func:`fleet.transform.alert_write_timestamp`).
+Nothing else is written per reading: rollups are recomputed from the stored readings.
+
+Requests (:func:`group_requests`): in the default ``batch`` mode, the rows of one partition go
+in one UNLOGGED batch, which its replicas apply as one mutation. A chunk of readings in time
+order holds a few readings of each device, so the bigger the chunk, the bigger the batches:
+the ETL plans thousands of readings at a time (``EtlOptions.chunk_size``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fleet.minutes import DeviceMinute
+from fleet.minutes import DeviceHour, DeviceMinute
 from fleet.model import Device, TelemetryPoint, to_micros
 from fleet.schema import (
     ALERTS,
+    DEVICE_HOURS,
     DEVICE_MINUTES,
     DEVICES,
-    LATEST_BY_DEVICE,
     LATEST_BY_FLEET,
     ROLLUPS,
     TELEMETRY_BY_DEVICE,
-    TELEMETRY_BY_FLEET,
     TableSpec,
-    fleet_bucket,
 )
 from fleet.transform import (
     Alert,
@@ -38,12 +42,17 @@ from fleet.transform import (
     rollup_write_timestamp,
 )
 
-MAX_BATCH_STATEMENTS = 30  # ~3-4 KB of rows: under Cassandra's 5 KiB batch_size_warn_threshold
+# Rows per single-partition batch (~100 B each). Cassandra's batch_size_warn/fail thresholds
+# apply to batches that span several partitions only (CASSANDRA-10876): a single-partition
+# batch is one mutation, bounded by max_mutation_size (half a commit log segment, 16 MiB).
+# Larger batches cost replicas less per row; the measured gain flattens out past ~100 rows
+# (docs/benchmarks.md).
+MAX_BATCH_STATEMENTS = 100
 
 
 class WriteMode(StrEnum):
+    BATCH = "batch"  # UNLOGGED batches, each holding rows of one partition (the default)
     ASYNC = "async"  # one statement per request, many in flight
-    BATCH = "batch"  # UNLOGGED batches, each holding rows of one partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +63,8 @@ class Mutation:
 
     @property
     def partition(self) -> tuple[str, tuple[object, ...]]:
-        columns = self.table.columns
-        return self.table.name, tuple(
-            self.values[columns.index(c)] for c in self.table.partition_key
-        )
+        values = self.values
+        return self.table.name, tuple(values[i] for i in self.table.key_positions)
 
 
 def _mutation(
@@ -67,14 +74,30 @@ def _mutation(
     return Mutation(table, (*values, timestamp) if table.timestamped else values, records)
 
 
-def _reading_row(p: TelemetryPoint) -> dict[str, object]:
+def _reading_values(p: TelemetryPoint) -> tuple[object, ...]:
+    """``telemetry_by_device_day``'s row, in ``TELEMETRY_BY_DEVICE.columns`` order (the hot
+    path: one per reading, built directly rather than through a dict)."""
+    return (
+        p.device_id,
+        p.day,
+        p.ts,
+        p.fleet_id,
+        p.model,
+        p.lat,
+        p.lon,
+        p.speed_kmh,
+        p.heading_deg,
+        p.battery_pct,
+        p.temp_c,
+        p.zone,
+    )
+
+
+def _latest_row(p: TelemetryPoint) -> dict[str, object]:
     return {
         "fleet_id": p.fleet_id,
         "device_id": p.device_id,
         "model": p.model,
-        "day": p.day,
-        "bucket": fleet_bucket(p.hour, p.device_id),
-        "ts": p.ts,
         "last_ts": p.ts,
         "lat": p.lat,
         "lon": p.lon,
@@ -111,17 +134,14 @@ class WritePlanner:
         """Its registration failed: register it again with its next chunk."""
         self._registered.discard(device_id)
 
-    def plan(self, records: Sequence[tuple[int, TelemetryPoint]]) -> list[Mutation]:
+    def plan(self, records: Iterable[tuple[int, TelemetryPoint]]) -> list[Mutation]:
         mutations: list[Mutation] = []
         newest: dict[str, TelemetryPoint] = {}
         ids_by_device: dict[str, list[int]] = {}
         alerts: dict[tuple[object, ...], Alert] = {}  # the window's first reading, by row
         ids_by_alert: dict[tuple[object, ...], list[int]] = {}  # every reading of the row
         for record_id, point in records:
-            row = _reading_row(point)
-            ids = (record_id,)
-            mutations.append(_mutation(TELEMETRY_BY_DEVICE, row, ids))
-            mutations.append(_mutation(TELEMETRY_BY_FLEET, row, ids))
+            mutations.append(Mutation(TELEMETRY_BY_DEVICE, _reading_values(point), (record_id,)))
             for alert in evaluate_alerts(point):
                 keep_first(alerts, alert)
                 ids_by_alert.setdefault(alert.row_key, []).append(record_id)
@@ -136,10 +156,8 @@ class WritePlanner:
 
         for device_id, point in newest.items():
             ids = tuple(ids_by_device[device_id])
-            row = _reading_row(point)
-            stamp = to_micros(point.ts)
-            mutations.append(_mutation(LATEST_BY_DEVICE, row, ids, stamp))
-            mutations.append(_mutation(LATEST_BY_FLEET, row, ids, stamp))
+            row = _latest_row(point)
+            mutations.append(_mutation(LATEST_BY_FLEET, row, ids, to_micros(point.ts)))
             if device_id not in self._registered:
                 self._registered.add(device_id)
                 known = self._registry.get(device_id)
@@ -171,6 +189,11 @@ def rollup_mutation(rollup: HourlyRollup) -> Mutation:
 
 def minute_mutation(minute: DeviceMinute) -> Mutation:
     return _mutation(DEVICE_MINUTES, minute.row(), (), minute.write_timestamp)
+
+
+def device_hour_mutation(hour: DeviceHour) -> Mutation:
+    row = {column: getattr(hour, column) for column in DEVICE_HOURS.columns}
+    return _mutation(DEVICE_HOURS, row, (), hour.write_timestamp)
 
 
 def group_requests(

@@ -31,7 +31,6 @@ from fleet.schema import (
     ALERTS,
     DEVICE_MINUTES,
     DEVICES,
-    LATEST_BY_DEVICE,
     LATEST_BY_FLEET,
     ROLLUPS,
 )
@@ -112,7 +111,7 @@ class FleetQueries:
         self._devices = select(DEVICE_COLUMNS, DEVICES.name, "WHERE fleet_id = ?")
         self._latest_fleet = select(LATEST_COLUMNS, LATEST_BY_FLEET.name, "WHERE fleet_id = ?")
         self._latest_device = select(
-            LATEST_BY_DEVICE.columns, LATEST_BY_DEVICE.name, "WHERE device_id = ?"
+            LATEST_BY_FLEET.columns, LATEST_BY_FLEET.name, "WHERE fleet_id = ? AND device_id = ?"
         )
         self._device_day = select(
             TELEMETRY_COLUMNS, BY_DEVICE_DAY.name, "WHERE device_id = ? AND day = ?"
@@ -199,12 +198,12 @@ class FleetQueries:
         """Latest reading of every device of the fleet: one partition read."""
         return to_frame(self._execute(self._latest_fleet, (fleet_id,)), LATEST_COLUMNS)
 
-    def latest_device(self, device_id: str) -> TelemetryPoint | None:
-        """The device's latest reading (``latest_telemetry_by_device``), or None."""
-        row = self._execute(self._latest_device, (device_id,)).one()
+    def latest_device(self, fleet_id: str, device_id: str) -> TelemetryPoint | None:
+        """The device's latest reading (its row of the fleet's latest positions), or None."""
+        row = self._execute(self._latest_device, (fleet_id, device_id)).one()
         if row is None:
             return None
-        values = dict(zip(LATEST_BY_DEVICE.columns, row, strict=True))
+        values = dict(zip(LATEST_BY_FLEET.columns, row, strict=True))
         values["ts"] = values.pop("last_ts").replace(tzinfo=UTC)  # the driver's naive UTC
         return TelemetryPoint(**values)
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
@@ -12,26 +11,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cassandra.cluster import Cluster, Session
 
-# Buckets of telemetry_by_fleet_day per hour; the sizing arithmetic is in schema.cql.
-SHARDS_PER_HOUR = 8
 SCHEMA_AGREEMENT_WAIT_S = 30.0
 
 
 class SchemaError(RuntimeError):
     pass
-
-
-def shard_of(device_id: str) -> int:
-    """Stable across processes and machines (unlike ``hash``)."""
-    return zlib.crc32(device_id.encode("utf-8")) % SHARDS_PER_HOUR
-
-
-def fleet_bucket(hour: int, device_id: str) -> int:
-    return hour * SHARDS_PER_HOUR + shard_of(device_id)
-
-
-def buckets_of_hour(hour: int) -> range:
-    return range(hour * SHARDS_PER_HOUR, (hour + 1) * SHARDS_PER_HOUR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +26,12 @@ class TableSpec:
     columns: tuple[str, ...]
     partition_key: tuple[str, ...]
     timestamped: bool = False  # the last bound value is USING TIMESTAMP (microseconds)
+    # positions of the partition key columns in ``columns`` (the writer groups rows by them)
+    key_positions: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions = tuple(self.columns.index(c) for c in self.partition_key)
+        object.__setattr__(self, "key_positions", positions)
 
     def insert_cql(self, keyspace: str) -> str:
         cql = (
@@ -57,9 +47,6 @@ _LATEST = ("last_ts", *_READING)
 DEVICES = TableSpec(
     "devices_by_fleet", ("fleet_id", "device_id", "model", "activated_at"), ("fleet_id",)
 )
-LATEST_BY_DEVICE = TableSpec(
-    "latest_telemetry_by_device", ("device_id", "fleet_id", *_LATEST), ("device_id",), True
-)
 LATEST_BY_FLEET = TableSpec(
     "latest_position_by_fleet", ("fleet_id", "device_id", *_LATEST), ("fleet_id",), True
 )
@@ -67,11 +54,6 @@ TELEMETRY_BY_DEVICE = TableSpec(
     "telemetry_by_device_day",
     ("device_id", "day", "ts", "fleet_id", *_READING),
     ("device_id", "day"),
-)
-TELEMETRY_BY_FLEET = TableSpec(
-    "telemetry_by_fleet_day",
-    ("fleet_id", "day", "bucket", "ts", "device_id", *_READING),
-    ("fleet_id", "day", "bucket"),
 )
 ALERTS = TableSpec(
     "alerts_by_fleet_day",
@@ -122,18 +104,33 @@ DEVICE_MINUTES = TableSpec(
     ("device_id", "day"),
     True,
 )
-# Recomputed from stored readings, never written by a record (fleet.transform, fleet.minutes).
-ROLLUP_TABLES = (ROLLUPS, DEVICE_MINUTES)
-# The tables the ETL writes.
+DEVICE_HOURS = TableSpec(
+    "device_hours_by_fleet_day",
+    (
+        "fleet_id",
+        "day",
+        "hour",
+        "device_id",
+        "points",
+        "sum_speed_kmh",
+        "max_speed_kmh",
+        "sum_battery_pct",
+    ),
+    ("fleet_id", "day"),
+    True,
+)
+# Recomputed from stored readings, never written by a record (fleet.rollups, fleet.minutes).
+ROLLUP_TABLES = (ROLLUPS, DEVICE_MINUTES, DEVICE_HOURS)
+# The tables the ETL writes. A reading is one row of telemetry_by_device_day; the other tables
+# get one row per device (latest state, registry), alert window or rollup, not per reading.
 TABLES: tuple[TableSpec, ...] = (
     DEVICES,
-    LATEST_BY_DEVICE,
     LATEST_BY_FLEET,
     TELEMETRY_BY_DEVICE,
-    TELEMETRY_BY_FLEET,
     ALERTS,
     ROLLUPS,
     DEVICE_MINUTES,
+    DEVICE_HOURS,
 )
 # Not written by the ETL: the drill probe's table (fleet.probe).
 DRILL_PROBE = TableSpec(
@@ -153,7 +150,6 @@ def render_schema(keyspace: str, replication: dict[str, int]) -> str:
     return Template(schema_template()).substitute(
         keyspace=keyspace,
         replication=", ".join(f"'{dc}': {rf}" for dc, rf in replication.items()),
-        shards_per_hour=SHARDS_PER_HOUR,
     )
 
 

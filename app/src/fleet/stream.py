@@ -164,7 +164,11 @@ def run_stream(
                 run = EtlRun(conn, "stream", options, registry, metrics=metrics, replay=replay)
             if simulator is not None:
                 at = now()
-                points = simulator.tick(at=at)
+                try:
+                    points = simulator.tick(at=at)
+                except ValueError as exc:  # the wall clock stepped back (NTP): skip the tick
+                    log.warning("tick skipped: %s", exc)
+                    points = []
                 if run is not None:
                     run.write(points)
                 elif replay is not None:
@@ -181,7 +185,7 @@ def run_stream(
                 and options.rollups
                 and clock() - last_rollup >= stream.rollup_every_s
             ):
-                run.refresh_rollups()
+                run.refresh_rollups(wait=False)  # read in the background: writes go on
                 last_rollup = clock()
             next_due += stream.interval_s
             if clock() > next_due + stream.interval_s:

@@ -2,12 +2,16 @@
 
 Rollup design (idempotent under replay, restarts and concurrent workers)
 -----------------------------------------------------------------------
-A rollup row of ``fleet_analytics_by_day`` is *recomputed* for a (fleet, UTC hour) from the
-telemetry stored in ``telemetry_by_fleet_day``; it is never incremented. Telemetry rows are
-upserts keyed by (device_id, ts), so a replayed reading overwrites itself and the stored set is
-the same however often it was written; the rollup is a function of that set
-(:func:`compute_hourly_rollup` deduplicates the same way and sums with ``math.fsum``, which does
-not depend on order), and alerts are counted by re-applying the rules, not read from elsewhere.
+A rollup row of ``fleet_analytics_by_day`` is *recomputed* for a (fleet, UTC hour); it is never
+incremented. Telemetry rows are upserts keyed by (device_id, ts), so a replayed reading
+overwrites itself and the stored set is the same however often it was written. From that set the
+ETL recomputes, per device and hour it touched, a :class:`DeviceHour` of sums (readings, speed,
+battery, top speed; one aggregate read of the device's day, :mod:`fleet.minutes`), stored in
+``device_hours_by_fleet_day``; the fleet's hour is then the sum of its devices' hours (one slice
+of one partition, :func:`fleet_hour_rollup`, ``math.fsum`` so the order does not matter), and
+its alert count is the number of alert rows of the hour (three counts, one per severity
+partition). The sums are the sums of the readings: :func:`compute_hourly_rollup`, which works
+on the readings themselves, is the reference the tests compare with.
 
 Alert design (bounded partitions, same idempotence)
 ---------------------------------------------------
@@ -24,11 +28,13 @@ rows a set of readings leaves in the table, and the rollups' ``alert_count`` cou
 (windows never span hours).
 
 Two workers (or a restarted worker) may recompute the same hour while data is still arriving.
-The row is written ``USING TIMESTAMP hour_start_us + points`` (:func:`rollup_write_timestamp`):
-among concurrent recomputations the one that saw more readings wins whatever the arrival order,
-and recomputing identical data writes identical cells. The last recomputation, run after every
-write is acknowledged, sees everything and settles the row. Cassandra counters are not used:
-a retried counter increment is counted twice.
+Device hours and fleet hours are written ``USING TIMESTAMP hour_start_us + points``
+(:func:`rollup_write_timestamp`): among concurrent recomputations the one that saw more readings
+wins whatever the arrival order, and recomputing identical data writes identical cells. A
+worker sums the device hours it just computed over those it read back, keeping per device the
+one with more readings, which is what the table will hold. The last recomputation, run after
+every write is acknowledged, sees everything and settles the row. Cassandra counters are not
+used: a retried counter increment is counted twice.
 
 Limit: correcting an existing reading in place (same key, same count) does not change the write
 timestamp; delete the rollup row before recomputing in that case.
@@ -62,13 +68,24 @@ RANGES: dict[str, tuple[float, float]] = {
     "battery_pct": (0, 100),
     "temp_c": (-40.0, 85.0),
 }
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")  # fullmatch: no trailing newline
+_SHOWN = 40  # characters of a rejected value quoted in a reason
 
 
 class ValidationError(ValueError):
     def __init__(self, reasons: list[str]) -> None:
         self.reasons = reasons
         super().__init__("; ".join(reasons))
+
+
+def _show(value: object) -> str:
+    """``repr`` for a reason, cut short: never raises (an int past Python's 4,300-digit limit
+    has no repr) and never quotes a huge value whole."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<int of {value.bit_length()} bits>" if isinstance(value, int) else "<unprintable>"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
 def validate_point(
@@ -78,19 +95,19 @@ def validate_point(
     reasons: list[str] = []
     for name in ("fleet_id", "device_id", "model", "zone"):
         value = getattr(point, name)
-        if not isinstance(value, str) or not _ID_RE.match(value):
-            reasons.append(f"{name} {value!r}: 1-64 letters, digits or _.:- expected")
+        if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+            reasons.append(f"{name} {_show(value)}: 1-64 letters, digits or _.:- expected")
     for name, (low, high) in RANGES.items():
         value = getattr(point, name)
         expects_int = name == "battery_pct"
         numeric = (int,) if expects_int else (int, float)
         if isinstance(value, bool) or not isinstance(value, numeric):
             kind = "an integer" if expects_int else "a number"
-            reasons.append(f"{name} {value!r}: {kind} expected")
+            reasons.append(f"{name} {_show(value)}: {kind} expected")
         elif not (low <= value <= high):  # also rejects NaN
-            reasons.append(f"{name} {value!r} out of range [{low:g}, {high:g}]")
+            reasons.append(f"{name} {_show(value)} out of range [{low:g}, {high:g}]")
     ts = point.ts
-    if not isinstance(ts, datetime) or ts.tzinfo is None:
+    if not isinstance(ts, datetime) or ts.utcoffset() is None:
         reasons.append(f"ts {ts!r}: a timezone-aware timestamp expected")
     elif ts > now + future_tolerance:
         reasons.append(f"ts {ts.isoformat()} is in the future (now {now.isoformat()})")
@@ -269,6 +286,79 @@ def compute_hourly_rollup(key: RollupKey, points: Iterable[TelemetryPoint]) -> H
 def rollup_write_timestamp(rollup: HourlyRollup) -> int:
     """``USING TIMESTAMP`` for a rollup row: more readings seen -> later timestamp (see above)."""
     return to_micros(rollup.key.start) + min(rollup.points, 3_599_999_999)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHour:
+    """A device's readings of one UTC hour, as sums: what a fleet's hour adds up."""
+
+    fleet_id: str
+    device_id: str
+    day: date
+    hour: int
+    points: int
+    sum_speed_kmh: float
+    max_speed_kmh: float
+    sum_battery_pct: float
+
+    @property
+    def key(self) -> RollupKey:
+        return RollupKey(self.fleet_id, self.day, self.hour)
+
+    @property
+    def write_timestamp(self) -> int:
+        """More readings seen -> later ``USING TIMESTAMP``, as for the fleet's rows."""
+        return to_micros(self.key.start) + min(self.points, 3_599_999_999)
+
+
+def device_hours(points: Iterable[TelemetryPoint]) -> list[DeviceHour]:
+    """The device hours of a set of readings (duplicates of a key count once): the reference
+    for what the ETL computes from stored minutes."""
+    unique = {p.key: p for p in points}
+    groups: dict[tuple[str, str, date, int], list[TelemetryPoint]] = {}
+    for p in unique.values():
+        groups.setdefault((p.fleet_id, p.device_id, p.day, p.hour), []).append(p)
+    return [
+        DeviceHour(
+            *group_key,
+            points=len(rows),
+            sum_speed_kmh=math.fsum(p.speed_kmh for p in rows),
+            max_speed_kmh=max(p.speed_kmh for p in rows),
+            sum_battery_pct=math.fsum(float(p.battery_pct) for p in rows),
+        )
+        for group_key, rows in sorted(groups.items())
+    ]
+
+
+def fleet_hour_rollup(
+    key: RollupKey,
+    stored: Iterable[DeviceHour],
+    fresh: Iterable[DeviceHour],
+    alert_count: int,
+) -> HourlyRollup | None:
+    """The fleet's hour from its device hours: those read back (``stored``) overlaid with those
+    just computed (``fresh``), keeping per device the one with more readings, as the table's
+    write timestamps will. ``None`` when no device has a reading in the hour."""
+    by_device: dict[str, DeviceHour] = {}
+    for hour in (*stored, *fresh):
+        if hour.key != key:
+            raise ValueError(f"device hour {hour.device_id} {hour.key} is outside rollup {key}")
+        kept = by_device.get(hour.device_id)
+        if kept is None or hour.write_timestamp >= kept.write_timestamp:
+            by_device[hour.device_id] = hour
+    rows = [h for h in by_device.values() if h.points > 0]
+    if not rows:
+        return None
+    count = sum(h.points for h in rows)
+    return HourlyRollup(
+        key=key,
+        points=count,
+        active_devices=len(rows),
+        avg_speed_kmh=round(math.fsum(h.sum_speed_kmh for h in rows) / count, 3),
+        max_speed_kmh=max(h.max_speed_kmh for h in rows),
+        avg_battery_pct=round(math.fsum(h.sum_battery_pct for h in rows) / count, 3),
+        alert_count=alert_count,
+    )
 
 
 def rollup_keys(points: Iterable[TelemetryPoint]) -> set[RollupKey]:

@@ -1,4 +1,4 @@
-"""Cassandra writes: prepared statements, the write pipeline and rollup I/O.
+"""Cassandra writes: prepared statements and the write pipeline.
 
 Connecting is in :mod:`fleet.session`; its names are re-exported here.
 
@@ -27,9 +27,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any, Protocol
 
 from cassandra import (
@@ -43,15 +42,14 @@ from cassandra.cluster import (
     NoHostAvailable,
     Session,
 )
-from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
 
 from fleet.metrics import Metrics, ProgressReporter
-from fleet.model import TELEMETRY_FIELDS, TelemetryPoint
+from fleet.model import TelemetryPoint
 from fleet.plan import MAX_BATCH_STATEMENTS, Mutation, WriteMode, WritePlanner, group_requests
-from fleet.schema import ROLLUP_TABLES, TABLES, TELEMETRY_BY_FLEET, buckets_of_hour
+from fleet.schema import ROLLUP_TABLES, TABLES
 from fleet.session import (  # re-exported: commands and tests import them from here
     CONNECT_TIMEOUT_S,
     DEGRADED_PROFILE,
@@ -62,7 +60,6 @@ from fleet.session import (  # re-exported: commands and tests import them from 
     explain_no_host,
     known_datacenters,
 )
-from fleet.transform import HourlyRollup, RollupKey, compute_hourly_rollup
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +69,6 @@ __all__ = [
     "Connection",
     "ConnectionCheckError",
     "PipelineOptions",
-    "RollupReader",
     "StatementBinder",
     "WritePipeline",
     "build_cluster",
@@ -81,6 +77,8 @@ __all__ = [
     "known_datacenters",
     "make_pipeline",
 ]
+
+POLL_EVERY = 256  # records planned between two looks at the in-flight requests
 
 RETRYABLE = (
     ConnectionException,  # the coordinator's connection died mid-request (e.g. a node crashed)
@@ -161,7 +159,7 @@ class _Record:
 
 @dataclass
 class PipelineOptions:
-    mode: WriteMode = WriteMode.ASYNC
+    mode: WriteMode = WriteMode.BATCH
     concurrency: int = 64
     max_attempts: int = 5
     degraded_profile: str | None = None
@@ -220,9 +218,30 @@ class WritePipeline:
         for record_id, point in records:
             self._records[record_id] = _Record(point, callback)
         self.metrics.records_submitted += len(points)
-        self._enqueue(self.planner.plan(records))
+        self._enqueue(self.planner.plan(self._polling(records)))
         while len(self._ready) > self._max_backlog:
             self._step(None, None)
+
+    def _polling(
+        self, records: Sequence[tuple[int, TelemetryPoint]]
+    ) -> Iterator[tuple[int, TelemetryPoint]]:
+        """``records``, handling completions and sending queued requests every
+        ``POLL_EVERY`` of them: planning a large chunk does not leave the cluster idle."""
+        for i, record in enumerate(records):
+            if i % POLL_EVERY == POLL_EVERY - 1:
+                self._poll()
+            yield record
+
+    def _poll(self) -> None:
+        """Handle what has completed and send what may be sent, without waiting."""
+        self._launch()
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(*event)
+        self._launch()
 
     def submit_mutations(self, mutations: Iterable[Mutation]) -> None:
         """Queue mutations that are not records (rollups)."""
@@ -335,6 +354,7 @@ class WritePipeline:
         self._in_flight -= 1
         if exc is None:
             self.metrics.requests += 1
+            self.metrics.rows_written += len(request.mutations)
             if request.record_ids:  # rollup writes are not part of the write-path latency
                 self.metrics.record_latency(latency_ms)
             if request.degraded:
@@ -412,36 +432,3 @@ def make_pipeline(
         on_record=on_record,
         on_mutation_failed=on_mutation_failed,
     )
-
-
-# ----------------------------------------------------------------------------- rollups
-
-
-class RollupReader:
-    """Reads back one (fleet, hour) of telemetry_by_fleet_day, all its buckets in parallel."""
-
-    _COLUMNS = TELEMETRY_FIELDS
-
-    def __init__(self, session: Session, keyspace: str) -> None:
-        self._session = session
-        self._select = session.prepare(
-            f"SELECT {', '.join(self._COLUMNS)} FROM {keyspace}.{TELEMETRY_BY_FLEET.name} "
-            "WHERE fleet_id = ? AND day = ? AND bucket = ?"
-        )
-        self._select.fetch_size = 5000
-
-    def read_hour(self, key: RollupKey) -> list[TelemetryPoint]:
-        params = [(key.fleet_id, key.day, b) for b in buckets_of_hour(key.hour)]
-        results = execute_concurrent_with_args(
-            self._session, self._select, params, concurrency=len(params), raise_on_first_error=True
-        )
-        points = []
-        for result in results:
-            for row in result.result_or_exc:
-                values = dict(zip(self._COLUMNS, row, strict=True))
-                values["ts"] = values["ts"].replace(tzinfo=UTC)  # the driver returns naive UTC
-                points.append(TelemetryPoint(**values))
-        return points
-
-    def recompute(self, key: RollupKey) -> HourlyRollup | None:
-        return compute_hourly_rollup(key, self.read_hour(key))

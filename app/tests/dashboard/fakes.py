@@ -144,7 +144,7 @@ class FakeQueries:
         self._read()
         return to_frame([], ROLLUP_COLUMNS)
 
-    def latest_device(self, device_id: str) -> TelemetryPoint | None:
+    def latest_device(self, fleet_id: str, device_id: str) -> TelemetryPoint | None:
         self._read()
         return None
 

@@ -76,8 +76,8 @@ def test_alert_limits_filters_and_exact_counts(q: FleetQueries, seeded: Seeded) 
 def test_fleet_reads(q: FleetQueries, seeded: Seeded) -> None:
     assert len(q.devices(PARIS)) == DEVICES_PER_FLEET
     assert len(q.latest_positions(PARIS)) == DEVICES_PER_FLEET
-    state = q.latest_device("LYON-0004")
+    state = q.latest_device("FLEET_LYON", "LYON-0004")
     newest = max((p for p in seeded.points if p.device_id == "LYON-0004"), key=lambda p: p.ts)
     assert state == newest  # the same reading, read back as a TelemetryPoint
-    assert q.latest_device("NOBODY-0001") is None
+    assert q.latest_device("FLEET_LYON", "NOBODY-0001") is None
     assert q.degraded == 0  # a healthy node: never the fallback

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 
 from fleet.cli import cli
 from fleet.csv_source import write_points_file
-from fleet.etl import EtlOptions, EtlRun, bench_table, run_batch, run_bench, run_import
+from fleet.etl import EtlOptions, EtlRun, run_batch, run_import
 from fleet.generator import fleet_devices, generate_history
 from fleet.minutes import Span
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode, minute_mutation
-from fleet.schema import ALL_TABLES, apply_schema, fleet_bucket
+from fleet.schema import ALL_TABLES, apply_schema
 from fleet.session import Connection, ConnectionCheckError
 from fleet.spool import Spool
 from fleet.stream import StreamOptions, run_stream
@@ -60,14 +60,12 @@ def now_ms() -> datetime:
 
 
 def assert_telemetry_stored(conn: Any, points: Iterable[TelemetryPoint]) -> None:
-    """Every reading is in both telemetry tables, with its values, and nothing else is."""
+    """Every reading is in telemetry_by_device_day, with its values, and nothing else is."""
     by_device_day: dict[tuple[str, date], set[tuple[datetime, float, float, int]]] = defaultdict(
         set
     )
-    by_bucket: Counter[tuple[str, date, int]] = Counter()
     for p in points:
         by_device_day[(p.device_id, p.day)].add((naive(p.ts), p.lat, p.speed_kmh, p.battery_pct))
-        by_bucket[(p.fleet_id, p.day, fleet_bucket(p.hour, p.device_id))] += 1
     for (device_id, day), expected in by_device_day.items():
         stored = rows(
             conn,
@@ -77,11 +75,6 @@ def assert_telemetry_stored(conn: Any, points: Iterable[TelemetryPoint]) -> None
             day,
         )
         assert {(r.ts, r.lat, r.speed_kmh, r.battery_pct) for r in stored} == expected
-    for (fleet_id, day, bucket), count in by_bucket.items():
-        found = count_rows(
-            conn, "telemetry_by_fleet_day", fleet_id=fleet_id, day=day, bucket=bucket
-        )
-        assert found == count
 
 
 def assert_latest(conn: Any, points: Iterable[TelemetryPoint]) -> None:
@@ -103,7 +96,10 @@ def assert_latest(conn: Any, points: Iterable[TelemetryPoint]) -> None:
             assert (stored[device_id].lat, stored[device_id].lon) == (p.lat, p.lon)
     device_id, p = next(iter(newest.items()))
     one = rows(
-        conn, "SELECT * FROM {ks}.latest_telemetry_by_device WHERE device_id = %s", device_id
+        conn,
+        "SELECT * FROM {ks}.latest_position_by_fleet WHERE fleet_id = %s AND device_id = %s",
+        p.fleet_id,
+        device_id,
     )
     assert one[0].last_ts == naive(p.ts) and one[0].battery_pct == p.battery_pct
 
@@ -205,7 +201,9 @@ def test_batch_writes_everything_and_replays_idempotently(
     assert m.unresolved == 0 and m.records_rejected == 0
     assert len(m.latencies_ms) == m.requests - m.rollups_written  # rollups: no latency sample
     assert result.rollups and result.minutes_recomputed
-    assert m.rollups_written == len(result.rollups) + result.minutes_recomputed
+    assert m.rollups_written == (
+        len(result.rollups) + result.minutes_recomputed + result.hours_recomputed
+    )
 
     assert_telemetry_stored(conn, expected)
     assert_latest(conn, expected)
@@ -237,10 +235,14 @@ def test_a_minute_recomputed_from_fewer_readings_never_replaces_one_from_more(
     points = list(generate_history(s.fleets, s.devices_per_fleet, s.seed, 24, end, 10.0))
     assert run_batch(conn, 24, end, 10.0, QUIET).ok  # 2 devices x 12 readings
     assert_device_minutes(conn, points)
-    reader = EtlRun(conn, "read", QUIET).minute_reader()
-    device_days = sorted({(p.device_id, p.day) for p in points})
-    stored = reader.recompute([Span.whole_day(d, day) for d, day in device_days]).minutes
+    reader = EtlRun(conn, "read", QUIET).reader()
+    device_days = sorted({(p.fleet_id, p.device_id, p.day) for p in points})
+    spans = [Span.whole_day(f, d, day) for f, d, day in device_days]
+    fetched = reader.fetch(spans, [], "LOCAL_ONE")
+    stored = fetched.minutes
     assert sum(m.readings for m in stored) == 24
+    assert sum(h.points for h in fetched.hours) == 24  # the same read gives the device hours
+    assert not fetched.failed_spans
     run = EtlRun(conn, "late", QUIET)
     stale = [replace(m, readings=m.readings - 1, max_speed_kmh=999.0) for m in stored]
     run.pipeline.submit_mutations(minute_mutation(m) for m in stale)
@@ -383,14 +385,19 @@ def test_latest_state_never_goes_back_in_time(
     assert [(r.last_ts, r.lat) for r in stored] == [(naive(newer.ts), 47.2)]
 
 
-def test_bench_compares_both_modes(with_fleets: Callable[..., Any]) -> None:
+def test_batch_and_async_modes_write_the_same_rows(with_fleets: Callable[..., Any]) -> None:
+    """The default (batch) mode writes every row the async mode writes, in fewer requests."""
     conn = with_fleets("FLEET_STRASBOURG", devices=10)
-    results = run_bench(conn, 1000, now_ms() - timedelta(minutes=5), 10.0, QUIET)
-    assert [r.metrics.label for r in results] == ["bench/async", "bench/batch"]
+    points = list(generate_history(("FLEET_STRASBOURG",), 10, 7, 1000, now_ms(), 10.0))
+    results = []
+    for mode in (WriteMode.ASYNC, WriteMode.BATCH):
+        run = EtlRun(conn, f"modes/{mode}", replace(QUIET, mode=mode, rollups=False))
+        run.write(points)
+        results.append(run.finish())
     assert all(r.ok and r.metrics.records_written == 1000 for r in results)
-    assert results[1].metrics.requests < results[0].metrics.requests
-    table = bench_table(results).splitlines()
-    assert len(table) == 4 and table[2].lstrip().startswith("async")
+    slow, fast = (r.metrics for r in results)
+    assert fast.rows_written == slow.rows_written == slow.requests
+    assert fast.requests * 10 < slow.requests  # 100 rows of a device-day per batch at most
 
 
 def test_connection_check_names_the_problem(it_settings: Any) -> None:

@@ -21,19 +21,18 @@ import pytest
 import fleet.etl as etl
 from fleet.config import load_settings
 from fleet.metrics import Metrics
-from fleet.minutes import Recomputed, Span, to_minutes
-from fleet.model import TelemetryPoint
+from fleet.minutes import HOUR, Fetched, Span, collect
 from fleet.plan import Mutation, WriteMode, WritePlanner
 from fleet.schema import (
+    ALERTS,
+    DEVICE_HOURS,
     DEVICES,
     TABLES,
     TELEMETRY_BY_DEVICE,
-    TELEMETRY_BY_FLEET,
-    buckets_of_hour,
     render_schema,
     split_statements,
 )
-from fleet.transform import RollupKey, compute_hourly_rollup
+from fleet.transform import SEVERITIES, RollupKey
 from fleet.writer import Connection, PipelineOptions, WritePipeline
 
 
@@ -101,55 +100,60 @@ class Done:
 
 
 class MemoryRollupReader:
-    def __init__(self, session: MemoryCassandra, keyspace: str) -> None:
-        self.db = session
-
-    def recompute(self, key: RollupKey) -> Any:
-        wanted = {(key.fleet_id, key.day, b) for b in buckets_of_hour(key.hour)}
-        fields = set(TelemetryPoint.__dataclass_fields__)
-        points = [
-            TelemetryPoint(**{k: v for k, v in row.items() if k in fields})  # type: ignore[arg-type]
-            for row in self.db.select(TELEMETRY_BY_FLEET.name)
-            if (row["fleet_id"], row["day"], row["bucket"]) in wanted
-        ]
-        return compute_hourly_rollup(key, points)
-
-
-class MemoryMinuteReader:
-    """``GROUP BY floor(ts, 1m)`` over the stored readings of each span, as Cassandra does it."""
+    """The read-backs of :class:`fleet.minutes.RollupReader` over the stored rows, as Cassandra
+    answers them (``GROUP BY floor(ts, 1m)``, a slice of device hours, alert counts); the
+    answers go through the real :func:`fleet.minutes.collect`."""
 
     def __init__(self, session: MemoryCassandra, keyspace: str) -> None:
         self.db = session
+        self.levels: list[str] = []  # the consistency of each fetch
 
     def device_ids(self, fleet_id: str) -> list[str]:
         rows = self.db.select(DEVICES.name)
         return sorted(str(r["device_id"]) for r in rows if r["fleet_id"] == fleet_id)
 
-    def recompute(self, spans: list[Span]) -> Recomputed:
-        minutes = []
-        for span in spans:
-            start, end = span.bounds
-            groups: dict[datetime, list[dict[str, Any]]] = {}
-            for row in self.db.select(TELEMETRY_BY_DEVICE.name):
-                ts = cast("datetime", row["ts"])
-                if (row["device_id"], row["day"]) == (span.device_id, span.day) and (
-                    start <= ts < end
-                ):
-                    groups.setdefault(ts.replace(second=0, microsecond=0), []).append(row)
-            aggregated = []
-            for minute, rows in sorted(groups.items()):
-                n = len(rows)
-                aggregated.append(
-                    (
-                        minute.replace(tzinfo=None),  # the driver's naive UTC
-                        *(sum(r[c] for r in rows) / n for c in ("lat", "lon", "speed_kmh")),
-                        max(r["speed_kmh"] for r in rows),
-                        *(sum(r[c] for r in rows) / n for c in ("battery_pct", "temp_c")),
-                        n,
-                    )
+    def fetch(self, spans: list[Span], keys: list[RollupKey], consistency: str) -> Fetched:
+        self.levels.append(consistency)
+        results: list[tuple[bool, Any]] = [(True, self._minutes(span)) for span in spans]
+        for key in keys:
+            hours = [
+                tuple(row[c] for c in DEVICE_HOURS.columns)
+                for row in self.db.select(DEVICE_HOURS.name)
+                if (row["fleet_id"], row["day"], row["hour"]) == (key.fleet_id, key.day, key.hour)
+            ]
+            results.append((True, hours))
+            for severity in SEVERITIES:
+                count = sum(
+                    (row["fleet_id"], row["day"], row["severity"])
+                    == (key.fleet_id, key.day, severity)
+                    and key.start <= cast("datetime", row["ts"]) < key.start + HOUR
+                    for row in self.db.select(ALERTS.name)
                 )
-            minutes.extend(to_minutes(span, aggregated))
-        return Recomputed(minutes, [])
+                results.append((True, [(count,)]))
+        return collect(spans, keys, results)
+
+    def _minutes(self, span: Span) -> list[tuple[Any, ...]]:
+        start, end = span.read_bounds
+        groups: dict[datetime, list[dict[str, Any]]] = {}
+        for row in self.db.select(TELEMETRY_BY_DEVICE.name):
+            ts = cast("datetime", row["ts"])
+            if (row["device_id"], row["day"]) == (span.device_id, span.day) and start <= ts < end:
+                groups.setdefault(ts.replace(second=0, microsecond=0), []).append(row)
+        aggregated = []
+        for minute, rows in sorted(groups.items()):
+            n = len(rows)
+            aggregated.append(
+                (
+                    minute.replace(tzinfo=None),  # the driver's naive UTC
+                    *(sum(r[c] for r in rows) / n for c in ("lat", "lon", "speed_kmh")),
+                    max(r["speed_kmh"] for r in rows),
+                    *(sum(r[c] for r in rows) / n for c in ("battery_pct", "temp_c")),
+                    n,
+                    sum(r["speed_kmh"] for r in rows),
+                    float(sum(r["battery_pct"] for r in rows)),
+                )
+            )
+        return aggregated
 
 
 class FakeHost:
@@ -204,7 +208,6 @@ def db(monkeypatch: pytest.MonkeyPatch) -> MemoryCassandra:
 
     monkeypatch.setattr(etl, "make_pipeline", make_pipeline)
     monkeypatch.setattr(etl, "RollupReader", MemoryRollupReader)
-    monkeypatch.setattr(etl, "MinuteReader", MemoryMinuteReader)
     return memory
 
 

@@ -21,9 +21,15 @@ from cassandra.query import (
     PreparedStatement,
 )
 
-from fleet.minutes import Span, to_minutes
+from fleet.minutes import Span, to_minutes_and_hours
 from fleet.model import Device, TelemetryPoint
-from fleet.plan import Mutation, WritePlanner, minute_mutation, rollup_mutation
+from fleet.plan import (
+    Mutation,
+    WritePlanner,
+    device_hour_mutation,
+    minute_mutation,
+    rollup_mutation,
+)
 from fleet.schema import DEVICES, ROLLUPS, TABLES, render_schema, table_columns
 from fleet.transform import HourlyRollup, RollupKey
 from fleet.writer import StatementBinder
@@ -82,11 +88,16 @@ def _mutations(point_factory: Callable[..., TelemetryPoint]) -> list[Mutation]:
     mutations = WritePlanner(registry).plan(list(enumerate(points)))
     rollup = HourlyRollup(RollupKey("FLEET_PARIS", T0.date(), 8), 3, 2, 40.0, 130.0, 50.0, 3)
     # a minute as the driver returns it: naive UTC, COUNT(*) as a Python int
-    (minute,) = to_minutes(
-        Span("PARIS-0001", T0.date(), T0, T0),
-        [(T0.replace(tzinfo=None), 48.8, 2.3, 40.0, 65.5, 80.0, 21.5, 6)],
+    (minute,), (hour,) = to_minutes_and_hours(
+        Span("PARIS-0001", T0.date(), T0, T0, "FLEET_PARIS"),
+        [(T0.replace(tzinfo=None), 48.8, 2.3, 40.0, 65.5, 80.0, 21.5, 6, 240.0, 480.0)],
     )
-    return [*mutations, rollup_mutation(rollup), minute_mutation(minute)]
+    return [
+        *mutations,
+        rollup_mutation(rollup),
+        minute_mutation(minute),
+        device_hour_mutation(hour),
+    ]
 
 
 def test_every_mutation_binds_with_its_column_types(

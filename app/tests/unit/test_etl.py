@@ -91,13 +91,18 @@ def test_batch_stores_every_table_and_exact_rollups(
     m = result.metrics
     assert m.records_written == 2000
     assert len(result.rollups) > 0 and result.minutes_recomputed > 0
-    assert m.rollups_written == len(result.rollups) + result.minutes_recomputed
-    assert len(m.latencies_ms) == m.requests - m.rollups_written  # rollups: no latency sample
-    assert len(db.tables["telemetry_by_device_day"]) == 2000
-    assert len(db.tables["telemetry_by_fleet_day"]) == 2000
+    assert m.rollups_written == (
+        len(result.rollups) + result.minutes_recomputed + result.hours_recomputed
+    )
+    assert 0 < len(m.latencies_ms) < m.requests  # rollup batches: no latency sample
+    assert len(db.tables["telemetry_by_device_day"]) == 2000  # one row per reading
+    assert "telemetry_by_fleet_day" not in db.tables
     assert len(db.tables["latest_position_by_fleet"]) == 8
     assert len(db.tables["devices_by_fleet"]) == 8
-    latest = {r["device_id"]: r["last_ts"] for r in db.select("latest_telemetry_by_device")}
+    assert {(r["fleet_id"], r["hour"]) for r in db.select("device_hours_by_fleet_day")} == {
+        (fleet_id, hour) for fleet_id, _day, hour in expected_rollups(points)
+    }
+    latest = {r["device_id"]: r["last_ts"] for r in db.select("latest_position_by_fleet")}
     assert latest["PARIS-0001"] == max(p.ts for p in points if p.device_id == "PARIS-0001")
 
     expected = expected_rollups(points)

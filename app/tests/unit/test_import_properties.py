@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -384,8 +383,7 @@ VALID_POINT_FIELDS: dict[str, Any] = {
 }
 
 
-# Known in validate_point (fleet.transform), reported in issue 19: remove the marks once fixed.
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="repr of an int > 4300 digits")
+# Found by these properties in validate_point (fleet.transform), fixed since.
 def test_validate_point_with_an_int_beyond_the_int_string_limit() -> None:
     point = TelemetryPoint(**{**VALID_POINT_FIELDS, "battery_pct": 10**4300})
     assert validate_point(point, now=datetime.now(UTC))
@@ -396,9 +394,15 @@ class NoOffset(tzinfo):
         return None
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="tzinfo set, utcoffset() None: naive")
 def test_validate_point_with_a_timezone_without_offset() -> None:
     point = TelemetryPoint(**{**VALID_POINT_FIELDS, "ts": datetime(2024, 1, 1, tzinfo=NoOffset())})
+    assert validate_point(point, now=datetime.now(UTC)) == [
+        f"ts {point.ts!r}: a timezone-aware timestamp expected"
+    ]
+
+
+def test_an_id_with_a_trailing_newline_is_rejected() -> None:
+    point = TelemetryPoint(**{**VALID_POINT_FIELDS, "fleet_id": "FLEET_LYON\n"})
     assert validate_point(point, now=datetime.now(UTC))
 
 

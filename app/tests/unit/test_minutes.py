@@ -6,10 +6,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fleet.minutes import DeviceMinute, Span, TouchedSpans, to_minutes
+from fleet.minutes import (
+    DeviceMinute,
+    Span,
+    TouchedSpans,
+    read_back_consistency,
+    to_minutes_and_hours,
+)
 from fleet.model import TelemetryPoint
 from fleet.plan import minute_mutation
 from fleet.schema import DEVICE_MINUTES
+from fleet.transform import DeviceHour, RollupKey
 
 T0 = datetime(2025, 6, 16, 8, 0, 25, tzinfo=UTC)
 
@@ -34,26 +41,70 @@ def test_touched_spans_cover_first_to_last_reading_per_device_day(
 
 
 def test_whole_day_span_is_the_1440_minutes_of_the_day() -> None:
-    start, end = Span.whole_day("PARIS-0001", T0.date()).bounds
+    start, end = Span.whole_day("FLEET_PARIS", "PARIS-0001", T0.date()).bounds
     assert (end - start) / timedelta(minutes=1) == 1440
     assert start == datetime(2025, 6, 16, tzinfo=UTC)
 
 
 def test_driver_rows_become_utc_minutes() -> None:
-    span = Span("PARIS-0001", T0.date(), T0, T0)
+    span = Span("PARIS-0001", T0.date(), T0, T0, "FLEET_PARIS")
     naive = T0.replace(second=0, tzinfo=None)
-    (minute,) = to_minutes(span, [(naive, 48.8, 2.3, 40.0, 65.5, 80.0, 21.5, 6)])
+    (minute,), (hour,) = to_minutes_and_hours(
+        span, [(naive, 48.8, 2.3, 40.0, 65.5, 80.0, 21.5, 6, 240.0, 480.0)]
+    )
     assert minute == DeviceMinute(
         "PARIS-0001", T0.date(), T0.replace(second=0), 48.8, 2.3, 40.0, 65.5, 80.0, 21.5, 6
     )
+    assert hour == DeviceHour("FLEET_PARIS", "PARIS-0001", T0.date(), 8, 6, 240.0, 65.5, 480.0)
+
+
+def test_the_read_covers_whole_hours_but_only_touched_minutes_are_written() -> None:
+    """Readings 08:10-08:12 touched: the read is 08:00-09:00 (the device's hour), the minutes
+    written are 08:10-08:12; the hour sums every minute read."""
+    first = T0.replace(minute=10)
+    span = Span("PARIS-0001", T0.date(), first, first + timedelta(minutes=2), "FLEET_PARIS")
+    assert span.read_bounds == (T0.replace(minute=0, second=0), T0.replace(hour=9, second=0))
+    assert span.fleet_hours == [RollupKey("FLEET_PARIS", T0.date(), 8)]
+    rows = [
+        (
+            T0.replace(minute=m, second=0, tzinfo=None),
+            48.8,
+            2.3,
+            10.0,
+            20.0,
+            50.0,
+            20.0,
+            2,
+            20.0,
+            100.0,
+        )
+        for m in (0, 10, 11, 12, 59)
+    ]
+    minutes, (hour,) = to_minutes_and_hours(span, rows)
+    assert [m.minute.minute for m in minutes] == [10, 11, 12]
+    assert (hour.points, hour.sum_speed_kmh, hour.sum_battery_pct) == (10, 100.0, 500.0)
+
+
+def test_a_span_over_midnight_hours_lists_each_fleet_hour() -> None:
+    span = Span("PARIS-0001", T0.date(), T0.replace(hour=22), T0.replace(hour=23), "FLEET_PARIS")
+    assert [k.hour for k in span.fleet_hours] == [22, 23]
+
+
+def test_read_back_consistency_is_the_cheapest_that_sees_acknowledged_writes() -> None:
+    assert read_back_consistency("LOCAL_QUORUM", 2) == "LOCAL_ONE"  # W=2 of 2: R=1
+    assert read_back_consistency("LOCAL_QUORUM", 3) == "LOCAL_QUORUM"  # W=2 of 3: R=2
+    assert read_back_consistency("LOCAL_QUORUM", 1) == "LOCAL_ONE"
+    assert read_back_consistency("LOCAL_ONE", 2) == "LOCAL_QUORUM"  # W=1 of 2: R=2
+    assert read_back_consistency("LOCAL_ONE", 3) == "ALL"
+    assert read_back_consistency("LOCAL_QUORUM", None) == "LOCAL_QUORUM"  # RF unknown
 
 
 def test_a_recompute_that_saw_more_readings_wins_whatever_the_order(db: Any) -> None:
     """A stream refresh mid-minute (3 readings) landing after the full recompute (6) loses."""
-    span = Span("PARIS-0001", T0.date(), T0, T0)
+    span = Span("PARIS-0001", T0.date(), T0, T0, "FLEET_PARIS")
     at = T0.replace(second=0, tzinfo=None)
-    (partial,) = to_minutes(span, [(at, 48.8, 2.3, 30.0, 40.0, 80.0, 21.0, 3)])
-    (full,) = to_minutes(span, [(at, 48.8, 2.3, 35.0, 70.0, 79.0, 21.5, 6)])
+    (partial,), _ = to_minutes_and_hours(span, [(at, 48.8, 2.3, 30.0, 40.0, 80.0, 21.0, 3, 0, 0)])
+    (full,), _ = to_minutes_and_hours(span, [(at, 48.8, 2.3, 35.0, 70.0, 79.0, 21.5, 6, 0, 0)])
     assert partial.write_timestamp < full.write_timestamp
     for order in ((partial, full), (full, partial)):
         store = type(db)()  # the in-memory Cassandra of conftest.py, empty

@@ -17,7 +17,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from fleet.metrics import Metrics
 from fleet.model import TelemetryPoint
 from fleet.plan import Mutation, WriteMode, WritePlanner, rollup_mutation
-from fleet.schema import ALERTS, LATEST_BY_DEVICE, ROLLUPS, TELEMETRY_BY_DEVICE
+from fleet.schema import ALERTS, LATEST_BY_FLEET, ROLLUPS, TELEMETRY_BY_DEVICE
 from fleet.transform import HourlyRollup, RollupKey
 from fleet.writer import DEGRADED_PROFILE, PipelineOptions, WritePipeline
 
@@ -232,14 +232,17 @@ def test_non_retryable_error_fails_only_the_records_concerned() -> None:
 
 def test_a_failed_latest_row_fails_every_record_it_covers() -> None:
     def script(mutations: tuple[Mutation, ...], _p: str, _a: int) -> BaseException | None:
-        m = mutations[0]
-        bad = m.table is LATEST_BY_DEVICE and m.values[0] == "PARIS-0001"
+        bad = any(m.table is LATEST_BY_FLEET and m.values[1] == "PARIS-0001" for m in mutations)
         return InvalidRequest("no") if bad else None
 
-    pipeline, outcomes, _ = make_pipeline(FakeSession(script))
+    pipeline, outcomes, _ = make_pipeline(FakeSession(script), mode=WriteMode.ASYNC)
     metrics = run(pipeline, readings(30, devices=3), chunk=30)
     assert {p.device_id for p, f in outcomes if f} == {"PARIS-0001"}
     assert metrics.records_failed == 10 and metrics.records_written == 20
+    # batched, the fleet's latest positions are one request: its failure fails all it covers
+    pipeline, outcomes, _ = make_pipeline(FakeSession(script), mode=WriteMode.BATCH)
+    metrics = run(pipeline, readings(30, devices=3), chunk=30)
+    assert metrics.records_failed == 30 and metrics.records_written == 0
 
 
 def test_binding_errors_are_reported_not_raised() -> None:
@@ -252,7 +255,7 @@ def test_binding_errors_are_reported_not_raised() -> None:
     pipeline.bind = bind
     metrics = run(pipeline, readings(9))
     assert metrics.records_failed == 3
-    assert metrics.errors == {"TypeError": 3}
+    assert metrics.errors == {"TypeError": 1}  # the device-day's 3 rows: one batch
     assert all("TypeError after 1 attempt(s)" in f for _, f in outcomes if f)
 
 

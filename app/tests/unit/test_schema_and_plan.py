@@ -12,17 +12,12 @@ from fleet.plan import Mutation, WriteMode, WritePlanner, group_requests
 from fleet.schema import (
     ALERTS,
     ALL_TABLES,
+    DEVICE_HOURS,
     DEVICES,
-    LATEST_BY_DEVICE,
     LATEST_BY_FLEET,
-    SHARDS_PER_HOUR,
     TELEMETRY_BY_DEVICE,
-    TELEMETRY_BY_FLEET,
     SchemaError,
-    buckets_of_hour,
-    fleet_bucket,
     render_schema,
-    shard_of,
     split_statements,
     table_columns,
 )
@@ -56,16 +51,15 @@ def _table(cql: str, name: str) -> str:
 
 def test_table_options() -> None:
     cql = render_schema("fleet_iot", {"dc1": 2, "dc2": 2})
-    for name in ("telemetry_by_device_day", "telemetry_by_fleet_day"):
-        table = _table(cql, name)
-        assert "default_time_to_live = 2592000" in table  # 30 days
-        assert "'class': 'TimeWindowCompactionStrategy'" in table
-        assert "'compaction_window_unit': 'DAYS', 'compaction_window_size': 1" in table
-    assert "PRIMARY KEY ((fleet_id, day, bucket), ts, device_id)" in _table(
-        cql, "telemetry_by_fleet_day"
-    )
+    table = _table(cql, "telemetry_by_device_day")
+    assert "default_time_to_live = 2592000" in table  # 30 days
+    assert "'class': 'TimeWindowCompactionStrategy'" in table
+    assert "'compaction_window_unit': 'DAYS', 'compaction_window_size': 1" in table
+    assert "PRIMARY KEY ((fleet_id, day), hour, device_id)" in _table(cql, DEVICE_HOURS.name)
+    assert "default_time_to_live = 2592000" in _table(cql, DEVICE_HOURS.name)
     assert "PRIMARY KEY ((fleet_id), device_id)" in _table(cql, "latest_position_by_fleet")
-    assert f"hour * {SHARDS_PER_HOUR} + crc32" in cql  # the sizing comment is rendered
+    # one copy of each reading: the second copy and the per-device latest state are gone
+    assert "telemetry_by_fleet_day (" not in cql and "latest_telemetry_by_device" not in cql
     assert " counter" not in " ".join(split_statements(cql)).lower()  # no counter columns
 
 
@@ -81,23 +75,12 @@ def test_write_layout_matches_the_ddl() -> None:
 
 
 def test_insert_cql() -> None:
-    assert LATEST_BY_DEVICE.insert_cql("ks").endswith(" USING TIMESTAMP ?")
+    assert LATEST_BY_FLEET.insert_cql("ks").endswith(" USING TIMESTAMP ?")
     insert = DEVICES.insert_cql("ks")
     assert insert == (
         "INSERT INTO ks.devices_by_fleet (fleet_id, device_id, model, activated_at) "
         "VALUES (?, ?, ?, ?)"
     )
-
-
-def test_buckets_spread_devices_and_stay_in_their_hour() -> None:
-    shards = Counter(shard_of(f"PARIS-{i:04d}") for i in range(1000))
-    assert set(shards) == set(range(SHARDS_PER_HOUR))
-    assert max(shards.values()) < 1000 / SHARDS_PER_HOUR * 1.3  # roughly even
-    assert shard_of("PARIS-0001") == shard_of("PARIS-0001")
-    assert fleet_bucket(13, "PARIS-0001") in buckets_of_hour(13)
-    assert list(buckets_of_hour(0)) == list(range(SHARDS_PER_HOUR))
-    # 1000 devices, one point / 10 s: a bucket stays far below 100k rows
-    assert 1000 * 360 / SHARDS_PER_HOUR < 100_000
 
 
 # ----------------------------------------------------------------------------- plan
@@ -117,18 +100,16 @@ def test_plan_writes_every_table(point_factory: Factory) -> None:
     mutations = WritePlanner(registry).plan(_records(points))
     by_table = Counter(m.table.name for m in mutations)
     assert by_table == {
-        TELEMETRY_BY_DEVICE.name: 3,
-        TELEMETRY_BY_FLEET.name: 3,
+        TELEMETRY_BY_DEVICE.name: 3,  # the one row per reading
         ALERTS.name: 1,  # OVERSPEED HIGH on the second reading
-        LATEST_BY_DEVICE.name: 2,
         LATEST_BY_FLEET.name: 2,
         DEVICES.name: 2,
     }
     for m in mutations:
         assert len(m.values) == len(m.table.columns) + (1 if m.table.timestamped else 0)
 
-    latest = {m.values[0]: m for m in mutations if m.table is LATEST_BY_DEVICE}
-    newest = dict(zip(LATEST_BY_DEVICE.columns, latest["PARIS-0001"].values, strict=False))
+    latest = {m.values[1]: m for m in mutations if m.table is LATEST_BY_FLEET}
+    newest = dict(zip(LATEST_BY_FLEET.columns, latest["PARIS-0001"].values, strict=False))
     assert newest["last_ts"] == T0 + timedelta(seconds=10)
     assert latest["PARIS-0001"].values[-1] == to_micros(T0 + timedelta(seconds=10))
     assert latest["PARIS-0001"].records == (0, 1)  # acknowledged only with the latest row
@@ -137,11 +118,8 @@ def test_plan_writes_every_table(point_factory: Factory) -> None:
     assert devices["PARIS-0001"][3] == T0 - timedelta(days=30)
     assert devices["PARIS-0002"][3] is None  # unknown: sent as unset, never as null
 
-    fleet_rows = [m for m in mutations if m.table is TELEMETRY_BY_FLEET]
-    assert fleet_rows[0].partition == (
-        TELEMETRY_BY_FLEET.name,
-        ("FLEET_PARIS", T0.date(), fleet_bucket(8, "PARIS-0001")),
-    )
+    readings = [m for m in mutations if m.table is TELEMETRY_BY_DEVICE]
+    assert readings[0].partition == (TELEMETRY_BY_DEVICE.name, ("PARIS-0001", T0.date()))
 
 
 def test_alerts_of_one_window_are_one_row_holding_the_first_reading(

@@ -252,3 +252,18 @@ def test_a_failing_replay_tries_one_reading_then_doubles_back(
         replay.step()
     assert pipeline.sizes == [8, 1, 1, 1, 2, 4, 8, 8, 8, 8, 1]
     assert metrics.replayed == 40 and metrics.failed_spooled == 10
+
+
+def test_a_wall_clock_stepping_back_skips_a_tick_and_the_stream_goes_on(
+    db: Any, connection: Callable[..., Connection]
+) -> None:
+    """An NTP step backwards: the simulator refuses a tick time before the previous one; the
+    stream skips that tick instead of dying."""
+    conn = connection(FLEET_FLEETS="FLEET_LILLE")
+    # the simulator starts at 0, then ticks at 5, 10, 7 (before 10: skipped) and 15
+    times = iter(START + timedelta(seconds=s) for s in (0, 5, 10, 7, 15))
+    result = run_stream(
+        conn.settings, lambda: conn, StreamOptions(0.01, 4), QUIET, now=lambda: next(times)
+    )
+    assert result.ok
+    assert result.metrics.records_written == 3 * DEVICES  # the tick at 7 s was skipped

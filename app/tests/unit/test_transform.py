@@ -17,7 +17,9 @@ from fleet.transform import (
     alert_window,
     alert_write_timestamp,
     compute_hourly_rollup,
+    device_hours,
     evaluate_alerts,
+    fleet_hour_rollup,
     rollup_keys,
     rollup_write_timestamp,
     validate_point,
@@ -332,3 +334,55 @@ def test_write_timestamp_grows_with_readings_within_the_hour(point_factory: Fact
     start_us = int(KEY.start.timestamp()) * 1_000_000
     assert start_us < rollup_write_timestamp(small) < rollup_write_timestamp(full)
     assert rollup_write_timestamp(full) - start_us == 3
+
+
+# ----------------------------------------------------------------------------- device hours
+
+
+def _random_hour(seed: int, devices: int, per_device: int) -> list[TelemetryPoint]:
+    rng = random.Random(seed)
+    start = datetime(2025, 6, 16, 8, tzinfo=UTC)
+    return [
+        TelemetryPoint(
+            "FLEET_PARIS",
+            f"PARIS-{d:04d}",
+            "GPS-TX-1",
+            start + timedelta(seconds=rng.randrange(3600)),
+            48.8,
+            2.3,
+            round(rng.uniform(0, 140), 1),
+            90.0,
+            rng.randrange(101),
+            20.0,
+            "Z1",
+        )
+        for d in range(devices)
+        for _ in range(per_device)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_fleet_hour_summed_from_device_hours_is_the_rollup_of_its_readings(seed: int) -> None:
+    """What the ETL stores (device hours, then their sum) equals the rollup computed from the
+    readings themselves, duplicates included."""
+    points = _random_hour(seed, devices=7, per_device=40)
+    points += points[:15]  # replayed readings count once
+    key = RollupKey("FLEET_PARIS", date(2025, 6, 16), 8)
+    reference = compute_hourly_rollup(key, points)
+    summed = fleet_hour_rollup(key, [], device_hours(points), reference.alert_count)
+    assert summed == reference
+
+
+def test_the_device_hour_with_more_readings_wins_as_in_the_table() -> None:
+    """Another worker's stored hour with more readings beats the one just computed, and a fresh
+    hour with more readings beats a stale stored one: the write timestamps' rule."""
+    points = _random_hour(1, devices=2, per_device=30)
+    key = RollupKey("FLEET_PARIS", date(2025, 6, 16), 8)
+    full = device_hours(points)
+    partial = device_hours(points[:10] + points[30:40])
+    assert fleet_hour_rollup(key, full, partial, 0) == fleet_hour_rollup(key, [], full, 0)
+    assert fleet_hour_rollup(key, partial, full, 0) == fleet_hour_rollup(key, [], full, 0)
+    assert fleet_hour_rollup(key, [], [], 0) is None
+    other = RollupKey("FLEET_PARIS", date(2025, 6, 16), 9)
+    with pytest.raises(ValueError, match="outside rollup"):
+        fleet_hour_rollup(other, [], full, 0)

@@ -97,7 +97,7 @@ def fetch_devices(
 ) -> DevicesData:
     if device_id is None:
         return DevicesData(q.devices(fleet_id), None, None)
-    latest = _POOL.submit(q.latest_device, device_id)
+    latest = _POOL.submit(q.latest_device, fleet_id, device_id)
     page = _POOL.submit(q.device_day_page, device_id, day, page_size, paging_state)
     devices = q.devices(fleet_id)
     return DevicesData(devices, latest.result(), page.result())
