@@ -14,11 +14,12 @@ IMAGE = $$(scripts/build-base-image.sh)
 
 .PHONY: help prereqs host-packages venv cassandra-dist wheels app-wheelhouse image lab lab-up lab-down \
         site lint vagrant-validate unit integration test molecule molecule-default molecule-multi-dc \
-        report clean
+        report clean bench
 
 help:
 	@echo "make lab        build the lab hosts and deploy the platform (prints how to reach it)"
 	@echo "make lab-down   remove the lab hosts"
+	@echo "make bench      the ETL side by side with latte and cqlsh COPY, on the running lab"
 	@echo "make test       lint + unit tests + Molecule scenarios (what CI runs)"
 	@echo "make lint | vagrant-validate | unit | integration | molecule-default | molecule-multi-dc"
 	@echo "make report     render docs/report.md to docs/report.pdf"
@@ -58,6 +59,14 @@ lab: lab-up
 	@start=$$(date +%s) && ansible-playbook playbooks/site.yml && \
 	  echo "site.yml took $$(( $$(date +%s) - start )) s"
 	@scripts/lab-info.sh
+
+# The ingestion benchmark on the running lab (make lab first): latte and cqlsh are built or
+# installed into the cache once; playbooks/bench.yml stops the app meanwhile.
+BENCH_RUNS ?= 3
+bench: venv
+	@latte=$$(scripts/fetch-latte.sh) && cqlsh=$$(scripts/fetch-cqlsh.sh) && \
+	  ansible-playbook playbooks/bench.yml -e bench_latte=$$latte -e bench_cqlsh=$$cqlsh \
+	    -e bench_runs=$(BENCH_RUNS)
 
 lab-down: venv
 	ansible-playbook playbooks/lab_down.yml
