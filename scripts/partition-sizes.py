@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from fleet.generator import FleetSimulator
-from fleet.schema import SHARDS_PER_HOUR, TABLES, render_schema, shard_of, table_columns
+from fleet.schema import TABLES, render_schema, table_columns
 from fleet.transform import ALERT_RULES, SEVERITIES, evaluate_alerts
 
 FIXED_BYTES = {"double": 8, "timestamp": 8, "int": 4, "date": 4}
@@ -106,18 +106,6 @@ def main() -> None:
             print(f"| {day} | {rule.alert_type} | " + " | ".join(f"{n:,}" for n in counts) + " |")
 
     text = {name: statistics.fmean(values) for name, values in lengths.items()}
-    print()
-    print("Shards of telemetry_by_fleet_day (devices per bucket, crc32(device_id) % 8):")
-    print()
-    print("| devices per fleet | fullest shard | emptiest shard | rows per bucket (fullest) |")
-    print("| ---: | ---: | ---: | ---: |")
-    city = fleets[0].removeprefix("FLEET_")
-    for n in sorted({args.devices_per_fleet, 1000}):
-        shards = Counter(shard_of(f"{city}-{i:04d}") for i in range(1, n + 1))
-        fullest = max(shards.values())
-        emptiest = min(shards.get(s, 0) for s in range(SHARDS_PER_HOUR))
-        rows = fullest * int(3600 / args.interval)
-        print(f"| {n:,} | {fullest} | {emptiest} | {rows:,} |")
     print()
     print("Average value bytes per row (partition key columns excluded; text at the generated")
     print("values' mean UTF-8 length):")

@@ -101,20 +101,21 @@ class RecordingSession:
 
 def test_the_doc_shows_the_statements_the_app_prepares():
     queries = pytest.importorskip("fleet.queries")
-    writer = pytest.importorskip("fleet.writer")
+    minutes = pytest.importorskip("fleet.minutes")
     session = RecordingSession()
     queries.FleetQueries(session, "fleet_iot")
-    writer.RollupReader(session, "fleet_iot")
+    minutes.RollupReader(session, "fleet_iot")
     doc = squash(MODELING)
     shown = [cql for cql in session.statements if "ALLOW FILTERING" not in cql]
-    assert len(shown) == 9
+    assert len(shown) == 12
     for cql in shown:
         assert squash(cql) in doc, cql
     assert "AND alert_type = ? … ALLOW FILTERING" in doc
 
 
 def test_partition_size_figures_are_reproduced_by_the_script():
-    """Fast partial run: the shard table does not depend on the simulated hours."""
+    """Fast partial run: one simulated hour gives the same value bytes per row as the doc's
+    two days, except for alerts (their text depends on which rules fired)."""
     result = subprocess.run(
         [
             sys.executable,
@@ -129,8 +130,11 @@ def test_partition_size_figures_are_reproduced_by_the_script():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    shards = result.stdout.split("Shards of telemetry_by_fleet_day", 1)[1].split("\n\n")[1]
-    assert shards.strip() in MODELING
+    sizes = result.stdout.split("Average value bytes per row", 1)[1].split("\n\n")[1]
+    rows = [line for line in sizes.splitlines() if not line.startswith("| alerts_by_fleet_day ")]
+    assert "| device_hours_by_fleet_day |" in sizes
+    for line in rows:
+        assert f"\n{line}\n" in MODELING, line
     command = ".venv/bin/python scripts/partition-sizes.py --day 2026-01-15 --day 2026-07-15"
     assert f"$ {command}\n" in MODELING
 

@@ -21,7 +21,7 @@ EXAMPLES = "\n".join(
         "SELECT hour, points, active_devices, avg_speed_kmh FROM fleet_analytics_by_day "
         "WHERE fleet_id = 'FLEET_PARIS' AND day = '2025-06-16'",
         "DESCRIBE TABLES",
-        "DESCRIBE TABLE telemetry_by_fleet_day",
+        "DESCRIBE TABLE telemetry_by_device_day",
     )
 )
 PLACEHOLDER = "SELECT * FROM devices_by_fleet WHERE fleet_id = 'FLEET_PARIS'"
