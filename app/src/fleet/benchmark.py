@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -264,6 +264,7 @@ class DataSet:
     env: dict[str, str]  # on top of the ETL's settings: fleets, devices
     records: int
     interval_s: float
+    other_mode: str | None = None  # one more ETL run in this write mode
 
 
 @dataclass(frozen=True)
@@ -331,11 +332,13 @@ class Bench:
             raise BenchError(f"fleet {' '.join(args[:2])} exited {code}: {out[-800:]}")
         return cpu, out
 
-    def etl(self, data_set: DataSet, end: datetime) -> RunResult:
+    def etl(self, data_set: DataSet, end: datetime, mode: str | None = None) -> RunResult:
+        """``fleet etl batch`` as a user runs it (default mode), or in ``mode``."""
         cpu, out = self._fleet(
             data_set,
             "etl",
             "batch",
+            *(() if mode is None else ("--mode", mode)),
             "--records",
             str(data_set.records),
             "--interval",
@@ -346,9 +349,19 @@ class Bench:
             "--progress",
             "0",
         )
-        return from_etl_summary("etl", _json_tail(out), cpu)
+        return from_etl_summary(
+            "etl" if mode is None else f"etl --mode {mode}", _json_tail(out), cpu
+        )
 
-    def latte(self, data_set: DataSet, end: datetime) -> RunResult:
+    def latte(
+        self,
+        data_set: DataSet,
+        end: datetime,
+        rate: float | None = None,
+        duration_s: float | None = None,
+    ) -> RunResult:
+        """latte writing ``data_set``'s readings as fast as it can, or at ``rate`` requests/s
+        for ``duration_s`` seconds (the streaming comparison)."""
         env = self._env(data_set)
         fleets = env.get("FLEET_FLEETS", ",".join(self.settings.fleets)).split(",")
         devices = len(fleets) * int(env.get("FLEET_DEVICES_PER_FLEET", "25"))
@@ -364,7 +377,8 @@ class Bench:
             "--warmup",
             "0",
             "--duration",
-            str(data_set.records),
+            str(data_set.records) if duration_s is None else f"{duration_s:g}s",
+            *(() if rate is None else ("--rate", f"{rate:g}")),
             "--concurrency",
             str(s.concurrency),
             "--consistency",
@@ -397,6 +411,51 @@ class Bench:
         if code != 0 or not report.exists():
             raise BenchError(f"latte exited {code}: {out[-800:]}")
         return from_latte_report(json.loads(report.read_text(encoding="utf-8")), cpu)
+
+    def etl_stream(self, data_set: DataSet, ticks: int) -> RunResult:
+        """The streaming ETL at its normal rate (one reading per device per interval)."""
+        cpu, out = self._fleet(
+            data_set,
+            "etl",
+            "stream",
+            "--ticks",
+            str(ticks),
+            "--interval",
+            f"{data_set.interval_s:g}",
+            "--json",
+            "--progress",
+            "0",
+        )
+        return from_etl_summary("etl stream", _json_tail(out), cpu)
+
+    def streaming(self, data_set: DataSet, ticks: int) -> dict[str, Any]:
+        """The stream for ``ticks`` intervals, then latte at the stream's request rate for as
+        long: per-request latencies at the same load, one uniform and one in bursts."""
+        app_tables = [t.name for t in ALL_TABLES]
+        stream = self._measured(lambda: self.etl_stream(data_set, ticks), app_tables)
+        rate = stream.requests_per_s
+        duration = ticks * data_set.interval_s
+        latte = self._measured(
+            lambda: replace(self.latte(data_set, now_floor(), rate, duration), tool="latte -r"),
+            [TELEMETRY_BY_DEVICE.name],
+        )
+        runs = [stream, latte]
+        summary = summarize(runs)
+        p50 = summary["etl stream"].get("p50_ms", {}).get("median")
+        ref = summary["latte -r"].get("p50_ms", {}).get("median")
+        ratios = [f"requests/s: stream {rate:.1f}, latte -r {latte.requests_per_s:.1f}"]
+        if p50 and ref:
+            ratios.append(f"p50 per request, stream ÷ latte -r: **{p50 / ref:.2f}**")
+        return {
+            "name": data_set.name,
+            "description": data_set.description,
+            "records": stream.records,
+            "interval_s": data_set.interval_s,
+            "env": data_set.env,
+            "runs": [asdict(r) | r.figures() for r in runs],
+            "summary": summary,
+            "ratios": ratios,
+        }
 
     def generate_csv(self, data_set: DataSet, end: datetime) -> tuple[Path, int]:
         path = self.workdir / f"{data_set.name}.csv"
@@ -461,6 +520,10 @@ class Bench:
             runs.append(
                 self._measured(lambda: self.latte(data_set, end), [TELEMETRY_BY_DEVICE.name])
             )
+        if data_set.other_mode:  # once: why the default is the default
+            runs.append(
+                self._measured(lambda: self.etl(data_set, end, data_set.other_mode), app_tables)
+            )
         if with_copy:
             csv, lines = self.generate_csv(data_set, end)
             for _ in range(self.runs):
@@ -503,6 +566,7 @@ def lab_data_sets(settings: Settings, records: int) -> list[DataSet]:
             {},
             records,
             5.0,
+            other_mode="async",
         ),
         DataSet(
             "fleet-1000",
@@ -517,6 +581,22 @@ def lab_data_sets(settings: Settings, records: int) -> list[DataSet]:
             60.0,
         ),
     ]
+
+
+def stream_data_set(settings: Settings, ticks: int) -> DataSet:
+    """One ETL host's share at the deployed rate: its fleets, a reading every 5 s."""
+    fleets = settings.ingest_fleets or settings.fleets
+    devices = settings.devices_per_fleet * len(fleets)
+    return DataSet(
+        "streaming",
+        f"`fleet etl stream` for {ticks} ticks of 5 s ({', '.join(fleets)}, {devices} devices: "
+        f"{devices / 5:g} readings/s, rollups every 60 s as deployed), then latte at the same "
+        "request rate (`latte run -r`) for as long. The stream sends each tick's requests at "
+        "once; latte spreads them evenly.",
+        {"FLEET_FLEETS": ",".join(fleets), "FLEET_INGEST_FLEETS": ",".join(fleets)},
+        ticks * devices,
+        5.0,
+    )
 
 
 def now_floor() -> datetime:

@@ -35,6 +35,7 @@ from fleet.benchmark import (
     lab_data_sets,
     now_floor,
     render_markdown,
+    stream_data_set,
 )
 from fleet.config import ConfigError, Settings, load_settings, parse_env_file
 from fleet.csv_source import (
@@ -211,11 +212,13 @@ def etl_options(func: Callable[..., R]) -> Callable[..., R]:
             type=click.Choice([m.value for m in WriteMode]),
             default=WriteMode.BATCH.value,
             show_default=True,
-            help="batch: UNLOGGED batches, one partition's rows each (the fastest, measured by "
-            "`fleet bench`); async: one statement per request. FLEET_CONCURRENCY in flight.",
+            help="batch: UNLOGGED batches, one partition's rows each (the fastest: `make bench` "
+            "measures both); async: one statement per request. FLEET_CONCURRENCY in flight.",
         ),
         click.option(
-            "--no-rollups", is_flag=True, help="Do not recompute hourly rollups and device minutes."
+            "--no-rollups",
+            is_flag=True,
+            help="Do not recompute the fleet hours, device hours and device minutes.",
         ),
         click.option(
             "--failed-out",
@@ -375,7 +378,7 @@ def etl_batch(
     type=click.FloatRange(1.0),
     default=60.0,
     show_default=True,
-    help="Seconds between rollup recomputations (fleet hours, device minutes).",
+    help="Seconds between rollup recomputations (fleet hours, device hours and minutes).",
 )
 @click.option(
     "--stats-file",
@@ -595,6 +598,13 @@ def bench_schema_cmd(app: AppContext, grant_to: str | None) -> None:
     help="Where bench-<time>.json and .md are written.",
 )
 @click.option(
+    "--stream-ticks",
+    type=click.IntRange(2),
+    default=24,
+    show_default=True,
+    help="Ticks of 5 s of the streaming comparison.",
+)
+@click.option(
     "--command-line",
     default="make bench",
     show_default=True,
@@ -609,6 +619,7 @@ def bench_run(
     runs: int,
     records: int,
     out_dir: Path,
+    stream_ticks: int,
     command_line: str,
 ) -> None:
     """Alternate ETL and latte runs, then import and COPY runs, on empty tables; print the
@@ -640,6 +651,7 @@ def bench_run(
         data_sets = [
             runner.data_set(d, end, with_copy=True) for d in lab_data_sets(settings, records)
         ]
+        data_sets.append(runner.streaming(stream_data_set(settings, stream_ticks), stream_ticks))
         nodes = sum(len(hosts) for hosts in conn.describe()["datacenters"].values())
     report = {
         "started": started.isoformat(timespec="seconds"),
@@ -665,7 +677,8 @@ def bench_run(
 @pass_app
 @handle_errors
 def rollup(app: AppContext, day: datetime, fleets: tuple[str, ...], as_json: bool) -> None:
-    """Recompute a day's hourly rollups and device minutes from stored telemetry (idempotent)."""
+    """Recompute a day's fleet hours, device hours and device minutes from stored telemetry
+    (idempotent)."""
 
     settings = app.settings()
     options = EtlOptions(progress_interval_s=0.0)

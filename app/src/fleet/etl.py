@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 MAX_LISTED_FAILURES = 20
 # Readings planned at a time. Readings come in time order, a few per device per second: the
 # larger the chunk, the more readings of one device-day partition share one batch (1,000
-# devices reporting once a minute: 20 per batch). ~1 KB of memory per reading while planned.
-CHUNK_SIZE = 20_000
+# devices reporting once a minute: 50 per batch). ~1 KB of memory per reading while planned.
+CHUNK_SIZE = 50_000
 
 
 @dataclass

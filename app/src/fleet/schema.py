@@ -119,7 +119,7 @@ DEVICE_HOURS = TableSpec(
     ("fleet_id", "day"),
     True,
 )
-# Recomputed from stored readings, never written by a record (fleet.rollups, fleet.minutes).
+# Recomputed from stored readings, never written by a record (fleet.transform, fleet.minutes).
 ROLLUP_TABLES = (ROLLUPS, DEVICE_MINUTES, DEVICE_HOURS)
 # The tables the ETL writes. A reading is one row of telemetry_by_device_day; the other tables
 # get one row per device (latest state, registry), alert window or rollup, not per reading.
