@@ -89,10 +89,11 @@ unit: venv
 
 # App integration, dashboard AppTest and headless-Chromium tests against a real single Cassandra node on 127.0.0.1 (same distribution
 # and role templates as the hosts), stopped whatever the outcome.
-integration: venv cassandra-dist
+integration: venv cassandra-dist wheels
 	@scripts/cassandra-local.sh start
 	@rc=0; FLEET_IT_CONTACT_POINTS=127.0.0.1 FLEET_IT_LOCAL_DC=dc1 FLEET_IT_USERNAME=cassandra \
 	  FLEET_IT_PASSWORD=cassandra FLEET_E2E_SCREENSHOTS=$$(mktemp -d) \
+	  FLEET_IT_CQLSH=$$(scripts/fetch-cqlsh.sh) \
 	  pytest -q -m integration app/tests/integration app/tests/dashboard || rc=$$?; \
 	  scripts/cassandra-local.sh stop; exit $$rc
 

@@ -300,6 +300,18 @@ def run_process(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> tuple
         return proc.returncode, usage.ru_utime + usage.ru_stime, out.read()
 
 
+def _history_args(data_set: DataSet, end: datetime) -> tuple[str, ...]:
+    """Which generated readings: the same for the ETL, the CSV and (by its -P) latte."""
+    return (
+        "--records",
+        str(data_set.records),
+        "--interval",
+        f"{data_set.interval_s:g}",
+        "--end",
+        end.isoformat(),
+    )
+
+
 def _json_tail(text: str) -> dict[str, Any]:
     """The JSON object a ``--json`` command printed last (log lines may precede it)."""
     start = text.rfind("\n{")
@@ -339,12 +351,7 @@ class Bench:
             "etl",
             "batch",
             *(() if mode is None else ("--mode", mode)),
-            "--records",
-            str(data_set.records),
-            "--interval",
-            f"{data_set.interval_s:g}",
-            "--end",
-            end.isoformat(),
+            *_history_args(data_set, end),
             "--json",
             "--progress",
             "0",
@@ -432,10 +439,10 @@ class Bench:
         """The stream for ``ticks`` intervals, then latte at the stream's request rate for as
         long: per-request latencies at the same load, one uniform and one in bursts."""
         app_tables = [t.name for t in ALL_TABLES]
-        stream = self._measured(lambda: self.etl_stream(data_set, ticks), app_tables)
+        stream = self.measure(lambda: self.etl_stream(data_set, ticks), app_tables)
         rate = stream.requests_per_s
         duration = ticks * data_set.interval_s
-        latte = self._measured(
+        latte = self.measure(
             lambda: replace(self.latte(data_set, now_floor(), rate, duration), tool="latte -r"),
             [TELEMETRY_BY_DEVICE.name],
         )
@@ -464,12 +471,7 @@ class Bench:
             "generate",
             "--out",
             str(path),
-            "--records",
-            str(data_set.records),
-            "--interval",
-            f"{data_set.interval_s:g}",
-            "--end",
-            end.isoformat(),
+            *_history_args(data_set, end),
         )
         return path, data_set.records
 
@@ -499,7 +501,7 @@ class Bench:
             raise BenchError(f"cqlsh COPY exited {code}: {out[-800:]}")
         return from_copy_output(out, lines, cpu)
 
-    def _measured(self, run: Callable[[], RunResult], tables: Sequence[str]) -> RunResult:
+    def measure(self, run: Callable[[], RunResult], tables: Sequence[str]) -> RunResult:
         self.truncate(tables)
         load = self.loadavg()
         result = run()
@@ -516,19 +518,19 @@ class Bench:
         app_tables = [t.name for t in ALL_TABLES]
         runs: list[RunResult] = []
         for _ in range(self.runs):
-            runs.append(self._measured(lambda: self.etl(data_set, end), app_tables))
+            runs.append(self.measure(lambda: self.etl(data_set, end), app_tables))
             runs.append(
-                self._measured(lambda: self.latte(data_set, end), [TELEMETRY_BY_DEVICE.name])
+                self.measure(lambda: self.latte(data_set, end), [TELEMETRY_BY_DEVICE.name])
             )
         if data_set.other_mode:  # once: why the default is the default
             runs.append(
-                self._measured(lambda: self.etl(data_set, end, data_set.other_mode), app_tables)
+                self.measure(lambda: self.etl(data_set, end, data_set.other_mode), app_tables)
             )
         if with_copy:
             csv, lines = self.generate_csv(data_set, end)
             for _ in range(self.runs):
-                runs.append(self._measured(lambda: self.etl_import(data_set, csv), app_tables))
-                runs.append(self._measured(lambda: self.copy(data_set, csv, lines), [COPY_TABLE]))
+                runs.append(self.measure(lambda: self.etl_import(data_set, csv), app_tables))
+                runs.append(self.measure(lambda: self.copy(data_set, csv, lines), [COPY_TABLE]))
         summary = summarize(runs)
         ratios = [
             f"ETL ÷ latte, records/s ÷ rows/s: "
