@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,24 +15,31 @@ from typing import Any
 import pytest
 
 from fleet.benchmark import COPY_TABLE_CQL, Bench, DataSet, Tools, now_floor
-from fleet.schema import ALL_TABLES
+from fleet.schema import ALL_TABLES, apply_schema
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def bench(conn: Any, it_env: dict[str, str], tmp_path: Path) -> Bench:
-    conn.session.execute(COPY_TABLE_CQL.format(ks=conn.settings.keyspace), timeout=60)
+def bench(conn: Any, it_env: dict[str, str], tmp_path: Path) -> Iterator[Bench]:
+    """A keyspace of its own (the bench truncates its tables), dropped afterwards."""
+    settings = replace(conn.settings, keyspace=f"{conn.settings.keyspace}_bench")
+    ks = settings.keyspace
+    apply_schema(conn.cluster, conn.session, ks, settings.replication)
+    conn.session.execute(COPY_TABLE_CQL.format(ks=ks), timeout=60)
     latte = Path(os.environ.get("FLEET_IT_LATTE", "/nonexistent"))
     cqlsh = Path(os.environ.get("FLEET_IT_CQLSH", "/nonexistent"))
 
     def truncate(tables: Any) -> None:
         for table in tables:
-            conn.session.execute(f"TRUNCATE {conn.settings.keyspace}.{table}", timeout=120)
+            conn.session.execute(f"TRUNCATE {ks}.{table}", timeout=120)
 
-    env = {**os.environ, **it_env}
+    env = {**os.environ, **it_env, "FLEET_KEYSPACE": ks}
     tools = Tools((sys.executable, "-m", "fleet"), latte, cqlsh)
-    return Bench(conn.settings, env, tools, tmp_path, runs=1, truncate=truncate)
+    try:
+        yield Bench(settings, env, tools, tmp_path, runs=1, truncate=truncate)
+    finally:
+        conn.session.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
 
 
 DATA = DataSet(
@@ -69,6 +78,6 @@ def test_latte_writes_the_etl_rows(bench: Bench, conn: Any) -> None:
     run = bench.measure(lambda: bench.latte(DATA, now_floor()), ["telemetry_by_device_day"])
     assert (run.records, run.failed) == (2_000, 0)
     count = conn.session.execute(
-        f"SELECT COUNT(*) FROM {conn.settings.keyspace}.telemetry_by_device_day", timeout=60
+        f"SELECT COUNT(*) FROM {bench.settings.keyspace}.telemetry_by_device_day", timeout=60
     ).one()[0]
     assert count == 2_000
