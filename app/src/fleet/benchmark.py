@@ -519,9 +519,7 @@ class Bench:
         runs: list[RunResult] = []
         for _ in range(self.runs):
             runs.append(self.measure(lambda: self.etl(data_set, end), app_tables))
-            runs.append(
-                self.measure(lambda: self.latte(data_set, end), [TELEMETRY_BY_DEVICE.name])
-            )
+            runs.append(self.measure(lambda: self.latte(data_set, end), [TELEMETRY_BY_DEVICE.name]))
         if data_set.other_mode:  # once: why the default is the default
             runs.append(
                 self.measure(lambda: self.etl(data_set, end, data_set.other_mode), app_tables)

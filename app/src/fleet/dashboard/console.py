@@ -16,6 +16,7 @@ from cassandra import RequestValidationException
 from cassandra.protocol import RequestValidationException as ServerRefused
 from cassandra.query import SimpleStatement
 
+from fleet.dashboard.cql_cost import TableKeys, check_cost
 from fleet.dashboard.cql_guard import check_statement
 
 _SHOWN_AS_IS = (str, int, float, bool, datetime, date)
@@ -41,12 +42,26 @@ def display_value(value: Any) -> Any:
     return str(value)
 
 
+def table_keys(session: Any, keyspace: str | None, table: str) -> TableKeys | None:
+    """The table's key columns from the driver's schema metadata; None when it is unknown."""
+    try:
+        tables = session.cluster.metadata.keyspaces[keyspace or session.keyspace].tables
+        meta = tables[table]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    return TableKeys(
+        tuple(c.name for c in meta.partition_key), tuple(c.name for c in meta.clustering_key)
+    )
+
+
 def run_console_statement(
     session: Any, text: str, *, row_limit: int, timeout_s: float
 ) -> ConsoleResult:
-    """Check ``text`` (:class:`~fleet.dashboard.cql_guard.StatementRejected` if refused), run
-    it, and return at most ``row_limit`` rows. Driver errors propagate to the caller."""
+    """Check ``text`` (:class:`~fleet.dashboard.cql_guard.StatementRejected` if refused, by
+    its kind or its cost), run it, and return at most ``row_limit`` rows. Driver errors
+    propagate to the caller."""
     statement = check_statement(text)
+    check_cost(statement, lambda keyspace, table: table_keys(session, keyspace, table))
     query = SimpleStatement(statement, fetch_size=row_limit)
     started = time.perf_counter()
     result = session.execute(query, timeout=timeout_s)

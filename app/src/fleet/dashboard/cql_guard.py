@@ -66,6 +66,30 @@ def _code_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def masked(text: str) -> str:
+    """``text`` with the inside of its string literals (``'...'``, ``$$...$$``) blanked to the
+    same length: a keyword then only matches code or a quoted identifier."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "'":
+            end = _skip_quoted(text, i, "'")
+            out.append("'" + " " * (end - i - 2) + "'")
+            i = end
+        elif text[i] == '"':
+            end = _skip_quoted(text, i, '"')
+            out.append(text[i:end])
+            i = end
+        elif text.startswith("$$", i):
+            end = _skip_dollar(text, i)
+            out.append("$$" + " " * (end - i - 4) + "$$")
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def check_statement(text: str) -> str:
     """The statement to run (trimmed, no trailing ``;``); else :class:`StatementRejected`."""
     if len(text) > MAX_STATEMENT_CHARS:
