@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -37,7 +37,7 @@ from fleet.benchmark import (
     render_markdown,
     stream_data_set,
 )
-from fleet.config import ConfigError, Settings, load_settings, parse_env_file
+from fleet.config import ConfigError, Settings, load_settings, parse_env_file, parse_secrets
 from fleet.csv_source import (
     MAX_LINE_LENGTH,
     CsvHeaderError,
@@ -78,11 +78,13 @@ class CliError(click.ClickException):
 @dataclass
 class AppContext:
     env_file: Path | None
+    secrets: dict[str, str] = field(default_factory=dict)  # from --secrets-stdin
     _settings: Settings | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(env_file=self.env_file)
+            environ = {**os.environ, **self.secrets}
+            self._settings = load_settings(environ, env_file=self.env_file)
         return self._settings
 
 
@@ -273,17 +275,28 @@ def _connect(app: AppContext, require_keyspace: bool = True) -> Connection:
     help="Read FLEET_* settings from this file (default: $FLEET_ENV_FILE); "
     "the environment takes precedence.",
 )
+@click.option(
+    "--secrets-stdin",
+    is_flag=True,
+    help="Read settings such as FLEET_USERNAME / FLEET_PASSWORD as a JSON object on standard "
+    "input, over the environment and the env file: a secret never on a command line or in the "
+    "process environment.",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.version_option(package_name="fleet-tracing", prog_name="fleet")
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, env_file: Path | None, secrets_stdin: bool, verbose: int) -> None:
     """Fleet Tracing: telemetry generator and ETL for Cassandra."""
     logging.basicConfig(
         level=max(logging.DEBUG, logging.WARNING - 10 * verbose),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = AppContext(env_file)
+    try:
+        secrets = parse_secrets(sys.stdin.read()) if secrets_stdin else {}
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from exc
+    ctx.obj = AppContext(env_file, secrets)
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -9,6 +9,7 @@ or ``FLEET_ENV_FILE``, then the defaults below.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -89,6 +90,25 @@ class Settings:
         if not self.local_dc:
             raise ConfigError(["FLEET_LOCAL_DC is required for commands that connect to Cassandra"])
         return self.local_dc
+
+
+def parse_secrets(text: str) -> dict[str, str]:
+    """``--secrets-stdin``: a JSON object of ``FLEET_*`` names to strings (any character,
+    quotes and ``#`` included, which an env file line could not carry safely)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"--secrets-stdin: not a JSON object ({exc.msg})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(["--secrets-stdin: a JSON object of FLEET_* settings expected"])
+    problems = [
+        f"--secrets-stdin: {key!r} must be a FLEET_* name with a string value"
+        for key, value in data.items()
+        if not (isinstance(key, str) and key.startswith("FLEET_") and isinstance(value, str))
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return dict(data)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:

@@ -248,3 +248,35 @@ def test_graceful_stop_sets_stop_on_the_first_signal_and_aborts_on_the_second() 
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_secrets_on_stdin_override_the_environment_and_the_env_file(tmp_path: Path) -> None:
+    """What playbooks pass instead of `environment:`: never on a command line or in the
+    process environment, any character allowed."""
+    env_file = tmp_path / "fleet.env"
+    env_file.write_text("FLEET_USERNAME=from_file\nFLEET_PASSWORD=file\n", encoding="utf-8")
+    secrets = json.dumps({"FLEET_USERNAME": "fleet_admin", "FLEET_PASSWORD": "p'a\"s#s=1"})
+    result = CliRunner().invoke(
+        cli,
+        ["--env-file", str(env_file), "--secrets-stdin", "bench", "schema"],
+        input=secrets,
+        env={**ENV, "FLEET_KEYSPACE": "fleet_bench", "FLEET_USERNAME": "from_env"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "TO fleet_admin;" in result.stdout  # the role granted: stdin's user
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("FLEET_PASSWORD=x", "not a JSON object"),
+        ('["FLEET_PASSWORD"]', "a JSON object of FLEET_* settings expected"),
+        ('{"PASSWORD": "x"}', "'PASSWORD' must be a FLEET_* name"),
+        ('{"FLEET_PASSWORD": 3}', "'FLEET_PASSWORD' must be a FLEET_* name with a string value"),
+    ],
+)
+def test_bad_secrets_on_stdin_are_a_config_error(stdin: str, message: str) -> None:
+    result = CliRunner().invoke(cli, ["--secrets-stdin", "bench", "schema"], input=stdin, env=ENV)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "FLEET_PASSWORD=x" not in result.stderr  # a value is never echoed
