@@ -453,16 +453,7 @@ class Bench:
         ratios = [f"requests/s: stream {rate:.1f}, latte -r {latte.requests_per_s:.1f}"]
         if p50 and ref:
             ratios.append(f"p50 per request, stream ÷ latte -r: **{p50 / ref:.2f}**")
-        return {
-            "name": data_set.name,
-            "description": data_set.description,
-            "records": stream.records,
-            "interval_s": data_set.interval_s,
-            "env": data_set.env,
-            "runs": [asdict(r) | r.figures() for r in runs],
-            "summary": summary,
-            "ratios": ratios,
-        }
+        return _section(data_set, stream.records, runs, summary, ratios)
 
     def generate_csv(self, data_set: DataSet, end: datetime) -> tuple[Path, int]:
         path = self.workdir / f"{data_set.name}.csv"
@@ -543,16 +534,27 @@ class Bench:
                 f"**{ratio(summary, 'import', 'rows_per_s', 'copy', 'rows_per_s'):.2f}** "
                 "(target ≥ 1)"
             )
-        return {
-            "name": data_set.name,
-            "description": data_set.description,
-            "records": data_set.records,
-            "interval_s": data_set.interval_s,
-            "env": data_set.env,
-            "runs": [asdict(r) | r.figures() for r in runs],
-            "summary": summary,
-            "ratios": ratios,
-        }
+        return _section(data_set, data_set.records, runs, summary, ratios)
+
+
+def _section(
+    data_set: DataSet,
+    records: int,
+    runs: Sequence[RunResult],
+    summary: dict[str, dict[str, dict[str, float]]],
+    ratios: list[str],
+) -> dict[str, Any]:
+    """One data set of the report: its runs, their summary and the ratios that matter."""
+    return {
+        "name": data_set.name,
+        "description": data_set.description,
+        "records": records,
+        "interval_s": data_set.interval_s,
+        "env": data_set.env,
+        "runs": [asdict(r) | r.figures() for r in runs],
+        "summary": summary,
+        "ratios": ratios,
+    }
 
 
 def lab_data_sets(settings: Settings, records: int) -> list[DataSet]:

@@ -283,9 +283,13 @@ def compute_hourly_rollup(key: RollupKey, points: Iterable[TelemetryPoint]) -> H
     )
 
 
+def _hour_write_timestamp(key: RollupKey, points: int) -> int:
+    """``USING TIMESTAMP`` for an hour's row: more readings seen -> later timestamp (see above)."""
+    return to_micros(key.start) + min(points, 3_599_999_999)
+
+
 def rollup_write_timestamp(rollup: HourlyRollup) -> int:
-    """``USING TIMESTAMP`` for a rollup row: more readings seen -> later timestamp (see above)."""
-    return to_micros(rollup.key.start) + min(rollup.points, 3_599_999_999)
+    return _hour_write_timestamp(rollup.key, rollup.points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +312,7 @@ class DeviceHour:
     @property
     def write_timestamp(self) -> int:
         """More readings seen -> later ``USING TIMESTAMP``, as for the fleet's rows."""
-        return to_micros(self.key.start) + min(self.points, 3_599_999_999)
+        return _hour_write_timestamp(self.key, self.points)
 
 
 def device_hours(points: Iterable[TelemetryPoint]) -> list[DeviceHour]:

@@ -235,13 +235,18 @@ class WritePipeline:
     def _poll(self) -> None:
         """Handle what has completed and send what may be sent, without waiting."""
         self._launch()
+        self._handle_events(None)
+        self._launch()
+
+    def _handle_events(self, event: tuple[_Request, float, BaseException | None] | None) -> None:
+        """Handle ``event`` if any, then every event already queued, without waiting."""
         while True:
+            if event is not None:
+                self._handle(*event)
             try:
                 event = self._events.get_nowait()
             except queue.Empty:
-                break
-            self._handle(*event)
-        self._launch()
+                return
 
     def submit_mutations(self, mutations: Iterable[Mutation]) -> None:
         """Queue mutations that are not records (rollups)."""
@@ -312,12 +317,7 @@ class WritePipeline:
             event = self._events.get(timeout=max(0.0, min(waits)))
         except queue.Empty:
             event = None
-        while event is not None:
-            self._handle(*event)
-            try:
-                event = self._events.get_nowait()
-            except queue.Empty:
-                event = None
+        self._handle_events(event)
         if self.progress:
             self.progress.maybe_report(self.metrics, self._in_flight)
         return True
