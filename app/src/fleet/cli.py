@@ -638,9 +638,10 @@ def bench_run(
     """Alternate ETL and latte runs, then import and COPY runs, on empty tables; print the
     Markdown table and write it with the JSON of every run."""
     settings = app.settings()
-    env = {k: v for k, v in os.environ.items()}
-    if app.env_file is not None:
-        env.update(parse_env_file(app.env_file))
+    # The runs are processes of their own: the settings this one has, with its precedence
+    # (env file < environment < --secrets-stdin).
+    env = parse_env_file(app.env_file) if app.env_file is not None else {}
+    env |= {**os.environ, **app.secrets}
     env["FLEET_KEYSPACE"] = settings.keyspace
     started = datetime.now(UTC)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -107,10 +107,11 @@ class TouchedSpans:
         self.merge(Span(point.device_id, point.day, point.ts, point.ts, point.fleet_id))
 
     def merge(self, span: Span) -> None:
-        """Widen the device-day's span to cover ``span`` (e.g. one whose recompute failed)."""
+        """Widen the device-day's span to cover ``span`` (e.g. one whose recompute failed); a
+        span whose fleet is unknown ("") keeps the fleet already known for the device-day."""
         key = (span.device_id, span.day)
-        first, last, _ = self._spans.get(key, (span.first, span.last, span.fleet_id))
-        self._spans[key] = (min(first, span.first), max(last, span.last), span.fleet_id)
+        first, last, fleet = self._spans.get(key, (span.first, span.last, span.fleet_id))
+        self._spans[key] = (min(first, span.first), max(last, span.last), fleet or span.fleet_id)
 
     def take(self) -> list[Span]:
         spans, self._spans = self._spans, {}

@@ -112,3 +112,15 @@ def test_a_recompute_that_saw_more_readings_wins_whatever_the_order(db: Any) -> 
             store.execute_async((minute_mutation(minute),), execution_profile=None)
         (row,) = store.select(DEVICE_MINUTES.name)
         assert (row["readings"], row["max_speed_kmh"]) == (6, 70.0)
+
+
+def test_a_span_of_unknown_fleet_keeps_the_fleet_known_for_its_device_day(
+    point_factory: Callable[..., TelemetryPoint],
+) -> None:
+    """A failed minute row carries no fleet: merged back, it must not lose the device-day's."""
+    spans = TouchedSpans()
+    spans.add(point_factory(ts=T0))
+    later = T0 + timedelta(minutes=5)
+    spans.merge(Span("PARIS-0001", T0.date(), later, later, ""))
+    (span,) = spans.take()
+    assert span.fleet_id == "FLEET_PARIS" and span.last == T0 + timedelta(minutes=5)
