@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "cassandra" / "filter_plugins"
 sys.path.insert(0, str(PLUGINS))
 
@@ -115,3 +117,89 @@ def test_schema_agreed_needs_one_version_and_nothing_unreachable() -> None:
         "[10.213.10.11]\n\t\t11111111-2222-3333-4444-555555555555: [10.213.10.21]",
     )
     assert not cf.cassandra_schema_agreed(split)
+
+
+# ----------------------------------------------------------------------------- TLS phases
+
+
+@pytest.mark.parametrize("phase", cf.TLS_PHASES)
+def test_tls_phase_of_the_generated_options_round_trips(phase):
+    options = cf.cassandra_tls_options(phase, "/k.pem", "/ca.pem")
+    assert cf.cassandra_tls_phase(options) == phase
+
+
+def test_tls_required_refuses_plaintext_everywhere_and_verifies_peers():
+    options = cf.cassandra_tls_options("required", "/k.pem", "/ca.pem")
+    client, server = options["client_encryption_options"], options["server_encryption_options"]
+    assert client["enabled"] is True and client["optional"] is False
+    assert server["internode_encryption"] == "all" and server["optional"] is False
+    assert server["require_client_auth"] is True and server["require_endpoint_verification"]
+    assert server["keystore"] == client["keystore"] == "/k.pem"
+
+
+def test_tls_accept_still_sends_plaintext_to_peers_but_listens_for_tls():
+    server = cf.cassandra_tls_options("accept", "/k", "/t")["server_encryption_options"]
+    assert server["internode_encryption"] == "none" and server["optional"] is True
+
+
+def test_tls_phase_of_a_config_without_encryption_is_disabled():
+    assert cf.cassandra_tls_phase({}) == "disabled"
+    assert cf.cassandra_tls_phase(None) == "disabled"
+    assert cf.cassandra_tls_phase({"client_encryption_options": "junk"}) == "disabled"
+
+
+def test_tls_unknown_phase_is_refused():
+    with pytest.raises(ValueError, match="unknown TLS phase"):
+        cf.cassandra_tls_options("on", "/k", "/t")
+    assert cf.cassandra_tls_step_problems("on", {}) != []
+
+
+def test_tls_steps_of_more_than_one_phase_are_refused_with_the_next_step():
+    deployed = {"n1": "disabled", "n2": "accept"}
+    problems = cf.cassandra_tls_step_problems("required", deployed)
+    assert problems == [
+        "n1 is at 'disabled': its next step towards 'required' is 'accept'",
+        "n2 is at 'accept': its next step towards 'required' is 'prefer'",
+    ]
+    assert cf.cassandra_tls_step_problems("prefer", deployed) == [
+        "n1 is at 'disabled': its next step towards 'prefer' is 'accept'"
+    ]
+    assert cf.cassandra_tls_step_problems("accept", deployed) == []
+    assert cf.cassandra_tls_step_problems("disabled", {"n1": "required"}) == [
+        "n1 is at 'required': its next step towards 'disabled' is 'prefer'"
+    ]
+    # A fresh cluster (no node holds data) may start in any phase.
+    assert cf.cassandra_tls_step_problems("required", {}) == []
+
+
+@pytest.mark.parametrize(
+    ("deployed", "target", "start", "steps"),
+    [
+        (
+            {"a": "disabled", "b": "disabled"},
+            "required",
+            "disabled",
+            ["accept", "prefer", "required"],
+        ),
+        # An interrupted run: the plan starts from the node furthest behind.
+        ({"a": "prefer", "b": "accept"}, "required", "accept", ["prefer", "required"]),
+        ({"a": "required", "b": "required"}, "required", "required", []),
+        (
+            {"a": "required", "b": "prefer"},
+            "disabled",
+            "required",
+            ["prefer", "accept", "disabled"],
+        ),
+        ({}, "required", "required", []),
+    ],
+)
+def test_tls_plan_goes_one_phase_per_step_from_the_node_furthest_behind(
+    deployed, target, start, steps
+):
+    plan = cf.cassandra_tls_plan(deployed, target)
+    assert plan == {"from": start, "steps": steps}
+    # Every step is allowed by the guard of the step before.
+    reached = dict(deployed)
+    for step in steps:
+        assert cf.cassandra_tls_step_problems(step, reached) == []
+        reached = dict.fromkeys(reached, step)

@@ -7,6 +7,7 @@ playbook against inventories of hosts that do not exist: reaching one would fail
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,19 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "validate.yml"
 
 
-def run(tmp_path: Path, inventory: str, extra: str, playbook: Path = PLAYBOOK):
+def run(
+    tmp_path: Path,
+    inventory: str,
+    extra: str,
+    playbook: Path = PLAYBOOK,
+    env_extra: dict[str, str] | None = None,
+):
     (tmp_path / "hosts.yml").write_text(inventory)
     env = dict(
         os.environ,
+        # The controller's cache (the CA's record of issued certificates): the test's own.
+        FLEET_CACHE=str(tmp_path / "cache"),
+        **(env_extra or {}),
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
         ANSIBLE_VAULT_PASSWORD_FILE=str(ROOT / "inventories" / "lab" / "vault-password.txt"),
     )
@@ -196,3 +206,50 @@ def test_a_bad_secret_is_refused_without_showing_it(tmp_path, secret, replacemen
     assert result.returncode != 0
     assert message in result.stdout
     assert replacement not in result.stdout + result.stderr  # no_log
+
+
+def _certificate(path: Path, days: int) -> None:
+    """A self-signed certificate valid `days` more days, as the CA's record of a host's."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, path.stem)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=300))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_certificates_close_to_expiry_are_warned_about_without_contacting_hosts(tmp_path):
+    issued = tmp_path / "cache" / "pki" / tmp_path.name / "issued"
+    _certificate(issued / "n1.pem", days=10)
+    _certificate(issued / "n2.pem", days=200)
+    _certificate(tmp_path / "cache" / "pki" / tmp_path.name / "ca.pem", days=3000)
+    result = run(tmp_path, GOOD, PASSWORD)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())  # messages wrap across lines
+    assert re.search(r"WARNING: \S+/issued/n1\.pem expires in (9\.9|10\.0) days", out), out
+    assert "n2.pem expires" not in out and "ca.pem expires" not in out
+    assert "rotate_certificates.yml renews them now, without a restart" in out
+
+
+def test_no_certificate_warning_without_tls(tmp_path):
+    issued = tmp_path / "cache" / "pki" / tmp_path.name / "issued"
+    _certificate(issued / "n1.pem", days=10)
+    result = run(tmp_path, GOOD, PASSWORD + " cassandra_tls=disabled")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "expires in" not in result.stdout

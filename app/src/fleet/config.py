@@ -78,6 +78,10 @@ class Settings:
     ingest_fleets: tuple[str, ...]
     devices_per_fleet: int
     seed: int
+    # TLS: the CA bundle that signs the nodes' certificates (None: plaintext), and whether the
+    # node's address must be in its certificate (it is with the deployment's CA).
+    tls_ca_file: Path | None = None
+    tls_check_hostname: bool = True
 
     @property
     def credentials(self) -> tuple[str, str] | None:
@@ -242,6 +246,27 @@ def parse_fleets(text: str) -> tuple[str, ...]:
     return fleets
 
 
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_ca_file(text: str) -> Path:
+    path = Path(text)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise ValueError(f"cannot read ({exc.strerror or exc})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise ValueError("not a PEM certificate bundle")
+    return path
+
+
 def _parse_consistency(text: str) -> str:
     level = text.upper()
     if level not in WRITE_CONSISTENCY_LEVELS:
@@ -339,6 +364,10 @@ def load_settings(
         ingest_fleets=ingest,
         devices_per_fleet=r.integer("FLEET_DEVICES_PER_FLEET", 25, 1, 5000),
         seed=r.integer("FLEET_SEED", 42, 0, 2**63 - 1),
+        tls_ca_file=r.parsed("FLEET_TLS_CA_FILE", "", _parse_ca_file, None)
+        if r.raw("FLEET_TLS_CA_FILE", "")
+        else None,
+        tls_check_hostname=r.parsed("FLEET_TLS_CHECK_HOSTNAME", "true", _parse_bool, True),
     )
     if r.problems:
         raise ConfigError(r.problems)

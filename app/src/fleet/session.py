@@ -15,6 +15,7 @@ forever: a node that comes back is used again within that many seconds.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -90,7 +91,20 @@ def build_cluster(settings: Settings, watch_every_node: bool = False) -> Cluster
         connect_timeout=CONNECT_TIMEOUT_S,
         control_connection_timeout=CONNECT_TIMEOUT_S,
         reconnection_policy=reconnection_policy(settings),
+        ssl_context=tls_context(settings),
     )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS to the nodes when a CA bundle is set: the node's certificate must chain to it and,
+    with hostname checking (the default), name the address the driver connects to."""
+    if settings.tls_ca_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.tls_ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = settings.tls_check_hostname
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def reconnection_policy(settings: Settings) -> ExponentialReconnectionPolicy:
@@ -138,6 +152,13 @@ def explain_no_host(exc: NoHostAvailable, settings: Settings, dcs: set[str]) -> 
             f"authentication failed ({who}): check FLEET_USERNAME / FLEET_PASSWORD "
             "(or set them if the cluster requires authentication)"
         )
+    tls_errors = [e for e in errors.values() if isinstance(e, ssl.SSLError)]
+    if tls_errors:
+        reason = getattr(tls_errors[0], "verify_message", None) or _short(tls_errors[0])
+        return (
+            f"TLS handshake with Cassandra failed ({reason}): check that FLEET_TLS_CA_FILE "
+            f"({settings.tls_ca_file}) holds the CA that signed the nodes' certificates"
+        )
     if dcs and settings.local_dc not in dcs:
         return (
             f"local DC {settings.local_dc!r} is unknown to the cluster; it has "
@@ -145,7 +166,12 @@ def explain_no_host(exc: NoHostAvailable, settings: Settings, dcs: set[str]) -> 
         )
     points = ", ".join(str(cp) for cp in settings.contact_points)
     details = "; ".join(f"{host}: {_short(err)}" for host, err in errors.items()) or str(exc)
-    return f"cannot reach Cassandra at {points} ({details})"
+    hint = (
+        "; if the nodes require TLS, set FLEET_TLS_CA_FILE to the deployment's CA bundle"
+        if settings.tls_ca_file is None
+        else ""
+    )
+    return f"cannot reach Cassandra at {points} ({details}){hint}"
 
 
 def _short(err: object) -> str:

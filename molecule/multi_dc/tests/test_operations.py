@@ -35,6 +35,18 @@ def test_rolling_restart_restarted_every_node_dc_by_dc_without_etl_failures():
     assert report["etl"]["records_failed"] == 0
 
 
+def test_certificates_rotated_on_every_node_without_restart_or_etl_failure():
+    report = _report("rotate-certificates-")
+    assert report["ok"] is True
+    nodes = report["nodes"]
+    assert {n["node"] for n in nodes} == NODES
+    for node in nodes:  # the serial both ports serve changed, from the same process
+        assert node["serial_before"] != node["serial_after"], node
+        assert node["restarted"] is False
+    assert report["etl"]["records_written"] > 0
+    assert report["etl"]["records_failed"] == 0 and report["etl"]["spooled"] == 0
+
+
 def test_repair_repaired_every_node_primary_range():
     report = _report("repair-")
     assert report["ok"] is True and report["mode"] == "full"

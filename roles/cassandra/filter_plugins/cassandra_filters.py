@@ -112,6 +112,94 @@ def cassandra_keyspaces_needing(
     return [ks for ks in keyspaces if _normalise(current.get(ks, {})) != target]
 
 
+# TLS of a cluster, in the order a running cluster goes through them (one step per rolling
+# restart, playbooks/enable_tls.yml): nodes first accept TLS from peers and clients, then send it
+# to peers, then refuse plaintext. Going down is the same steps in reverse.
+TLS_PHASES = ("disabled", "accept", "prefer", "required")
+_PEM_FACTORY = {"class_name": "org.apache.cassandra.security.PEMBasedSslContextFactory"}
+
+
+def cassandra_tls_options(phase: str, keystore: str, truststore: str) -> dict[str, object]:
+    """The cassandra.yaml encryption settings of a TLS phase (see TLS_PHASES).
+
+    Clients (9042) need no certificate of their own; nodes (7000) must present one signed by
+    the deployment's CA, for the address they connect from (require_endpoint_verification).
+    """
+    if phase not in TLS_PHASES:
+        raise ValueError(f"unknown TLS phase {phase!r}; use one of {', '.join(TLS_PHASES)}")
+    if phase == "disabled":
+        return {
+            "client_encryption_options": {"enabled": False},
+            "server_encryption_options": {"internode_encryption": "none"},
+        }
+    stores = {
+        "ssl_context_factory": dict(_PEM_FACTORY),
+        "keystore": keystore,
+        "truststore": truststore,
+    }
+    return {
+        "client_encryption_options": {
+            **stores,
+            "enabled": True,
+            "optional": phase != "required",
+            "require_client_auth": False,
+        },
+        "server_encryption_options": {
+            **stores,
+            "internode_encryption": "none" if phase == "accept" else "all",
+            # Unset, Cassandra makes it true whenever a keystore exists: always explicit here.
+            "optional": phase != "required",
+            "require_client_auth": True,
+            "require_endpoint_verification": True,
+        },
+    }
+
+
+def cassandra_tls_phase(config: dict[str, object] | None) -> str:
+    """The TLS phase a deployed cassandra.yaml (parsed) is in; "disabled" for none at all."""
+    config = config or {}
+    client = config.get("client_encryption_options") or {}
+    server = config.get("server_encryption_options") or {}
+    if not isinstance(client, dict) or not isinstance(server, dict):
+        return "disabled"
+    internode = str(server.get("internode_encryption", "none"))
+    if internode == "none":
+        return "accept" if client.get("enabled") is True else "disabled"
+    if server.get("optional") is False and client.get("optional") is False:
+        return "required"
+    return "prefer"
+
+
+def cassandra_tls_step_problems(target: str, deployed: dict[str, str]) -> list[str]:
+    """Nodes that cannot go to `target` in one rolling restart: their deployed phase (nodes
+    without data are absent from `deployed`) is more than one step away."""
+    if target not in TLS_PHASES:
+        return [f"unknown TLS phase {target!r}; use one of {', '.join(TLS_PHASES)}"]
+    wanted = TLS_PHASES.index(target)
+    problems = []
+    for host, phase in sorted(deployed.items()):
+        current = TLS_PHASES.index(phase) if phase in TLS_PHASES else 0
+        if abs(current - wanted) > 1:
+            step = TLS_PHASES[current + (1 if wanted > current else -1)]
+            problems.append(f"{host} is at {phase!r}: its next step towards {target!r} is {step!r}")
+    return problems
+
+
+def cassandra_tls_plan(deployed: dict[str, str], target: str) -> dict[str, object]:
+    """The rolling steps from the nodes' deployed phases to `target`: from the phase furthest
+    behind (every node has reached it), one phase per step; [] when every node is there."""
+    if target not in TLS_PHASES:
+        raise ValueError(f"unknown TLS phase {target!r}; use one of {', '.join(TLS_PHASES)}")
+    wanted = TLS_PHASES.index(target)
+    current = [TLS_PHASES.index(p) if p in TLS_PHASES else 0 for p in deployed.values()] or [wanted]
+    start = max(current, key=lambda index: abs(index - wanted))
+    step = 1 if wanted >= start else -1
+    return {
+        "from": TLS_PHASES[start],
+        "steps": [TLS_PHASES[i] for i in range(start + step, wanted + step, step)],
+    }
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -124,4 +212,8 @@ class FilterModule:
             "cassandra_keyspace_replication": cassandra_keyspace_replication,
             "cassandra_keyspaces_needing": cassandra_keyspaces_needing,
             "cassandra_pending_compactions": cassandra_pending_compactions,
+            "cassandra_tls_options": cassandra_tls_options,
+            "cassandra_tls_phase": cassandra_tls_phase,
+            "cassandra_tls_step_problems": cassandra_tls_step_problems,
+            "cassandra_tls_plan": cassandra_tls_plan,
         }

@@ -30,6 +30,7 @@ import streamlit as st
 from fleet.config import ConfigError, Settings, load_settings
 from fleet.dashboard import fetch
 from fleet.dashboard.app_hosts import check_all
+from fleet.dashboard.certs import ServedCertificate, served_certificates
 from fleet.dashboard.cluster_info import ClusterView, describe_cluster
 from fleet.dashboard.outage import (
     OUTAGE_ERRORS,
@@ -42,13 +43,14 @@ from fleet.dashboard.outage import (
 )
 from fleet.dashboard.settings import DashboardSettings, load_dashboard_settings
 from fleet.queries import AlertQuery, FleetQueries
-from fleet.session import Connection, connect
+from fleet.session import Connection, connect, tls_context
 from fleet.transform import _ID_RE  # the fleet and device ids the ETL accepts
 
 ColumnConfig = dict[str, Any]  # st.dataframe's column_config
 FLEET, DAY, DEVICE, COMPARE = "sel_fleet", "sel_day", "sel_device", "sel_compare"
 BANNER_SHOWN = "_outage_banner_shown"
 HEALTH_TTL_S = 10.0
+CERTS_TTL_S = 300.0
 P = ParamSpec("P")
 T = TypeVar("T")
 _LOG_SETUP = threading.Lock()
@@ -318,6 +320,16 @@ def degraded_reads() -> int | None:
         return queries().degraded
     except OUTAGE_ERRORS:
         return None
+
+
+@st.cache_data(ttl=CERTS_TTL_S, show_spinner="Reading the nodes' certificates…", max_entries=4)
+def node_certificates(addresses: tuple[str, ...]) -> list[ServedCertificate] | None:
+    """The certificate each node serves on the native port; None without TLS (no CA set)."""
+    base, _ = settings()
+    context = tls_context(base)
+    if context is None:
+        return None
+    return served_certificates(context, list(addresses), base.port)
 
 
 @st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False, max_entries=8)

@@ -5,11 +5,14 @@ drawn even when the cluster cannot be: they say where else to look."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from fleet.config import Settings
 from fleet.dashboard import state
 from fleet.dashboard.app_hosts import HEALTH_TIMEOUT_S, hosts_table
+from fleet.dashboard.certs import EXPIRY_WARNING_DAYS, certificates_rows
 from fleet.dashboard.cluster_info import ClusterView
 from fleet.dashboard.settings import DashboardSettings
 
@@ -66,6 +69,28 @@ def _cluster(view: ClusterView, base: Settings) -> None:
         )
 
 
+def _certificates(view: ClusterView) -> None:
+    st.subheader("TLS certificates")
+    certs = state.node_certificates(tuple(sorted(view.nodes["address"])))
+    if certs is None:
+        st.caption("Plaintext connections (FLEET_TLS_CA_FILE is not set).")
+        return
+    now = datetime.now(UTC)
+    for cert in certs:
+        if cert.error:
+            st.warning(f"{cert.address}: no verified certificate ({cert.error})")
+        elif cert.expires_soon(now):
+            st.warning(
+                f"{cert.address}: certificate expires in {cert.days_left(now)} days: "
+                "run playbooks/rotate_certificates.yml"
+            )
+    st.dataframe(certificates_rows(certs, now), hide_index=True, key="cl_certs")
+    st.caption(
+        f"Served on the native port, verified against the CA bundle; read at most every "
+        f"{state.CERTS_TTL_S / 60:g} min. Under {EXPIRY_WARNING_DAYS} days left is a warning."
+    )
+
+
 def _app_hosts(dash: DashboardSettings) -> None:
     st.subheader("Dashboards")
     if not dash.app_hosts:
@@ -96,6 +121,7 @@ def render() -> None:
     view = state.cluster_view(base.keyspace)
     if view is not None:
         _cluster(view, base)
+        _certificates(view)
     _app_hosts(dash)
     credentials = dash.console_credentials
     role = credentials[0] if credentials else f"{base.username or 'no login'} (application role)"
