@@ -6,6 +6,7 @@ playbook against inventories of hosts that do not exist: reaching one would fail
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -253,3 +254,35 @@ def test_no_certificate_warning_without_tls(tmp_path):
     result = run(tmp_path, GOOD, PASSWORD + " cassandra_tls=disabled")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "expires in" not in result.stdout
+
+
+WITH_DASHBOARD = (
+    WITH_APP.replace("dc7", "dc2")
+    + """        fleet_dashboard:
+          hosts:
+            app-1: {}
+"""
+)
+
+
+def test_a_dashboard_without_users_is_refused(tmp_path):
+    result = run(tmp_path, WITH_DASHBOARD, APP_SECRETS)
+    assert result.returncode != 0
+    assert "list its users in fleet_dashboard_users" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("tiny-pw", "Missing or shorter than 12 characters"),
+        ("another-long-secret", "are the same secret"),  # the ETL's
+    ],
+)
+def test_dashboard_users_passwords_are_checked_like_the_vaults(tmp_path, password, message):
+    extra = dict(item.split("=", 1) for item in APP_SECRETS.split())
+    extra["fleet_dashboard_users"] = [{"name": "operator", "password": password, "groups": []}]
+    result = run(tmp_path, WITH_DASHBOARD, json.dumps(extra))
+    assert result.returncode != 0
+    out = " ".join(result.stdout.split())
+    assert message in out and "the password of dashboard user operator" in out
+    assert password not in result.stdout.replace("another-long-secret-", "")

@@ -262,7 +262,7 @@ def test_the_console_degrades_but_shows_the_statement_errors(
 def test_cluster_page_lists_the_dashboards_even_when_the_cluster_cannot_be_read(
     fake: FakeQueries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(state, "check_all", lambda urls: {urls[0]: "ok", urls[1]: "timed out"})
+    monkeypatch.setattr(state, "check_all", lambda urls, **_: {urls[0]: "ok", urls[1]: "timed out"})
 
     def unreachable() -> Any:
         raise ConnectionCheckError("cannot reach Cassandra at 192.0.2.1:9042 (timed out)")

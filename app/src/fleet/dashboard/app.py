@@ -19,8 +19,17 @@ PAGES = [
     st.Page("views/alerts.py", title="Alerts", icon=":material/warning:"),
     st.Page("views/devices.py", title="Devices", icon=":material/directions_car:"),
     st.Page("views/cluster.py", title="Cluster", icon=":material/hub:"),
-    st.Page("views/console.py", title="CQL console", icon=":material/terminal:"),
 ]
+# Offered only to the groups of FLEET_CONSOLE_GROUPS when a proxy authenticates users.
+CONSOLE = st.Page("views/console.py", title="CQL console", icon=":material/terminal:")
+
+
+def pages() -> list[st.Page]:
+    try:
+        console = state.may_use_console()
+    except ConfigError:
+        console = False  # _ready() shows the configuration error
+    return [*PAGES, CONSOLE] if console else PAGES
 
 
 def _ready() -> None:
@@ -69,7 +78,13 @@ def sidebar() -> None:
             f"Keyspace `{conn.settings.keyspace}` · local DC `{conn.settings.local_dc}` · "
             f"reads at {conn.settings.consistency}"
         )
-        if st.button("Reload data", help="Forget cached query results"):
+        who = state.viewer()
+        if who.name:
+            groups = ", ".join(sorted(who.groups)) or "read-only"
+            st.caption(f"Signed in as **{who.name}** ({groups})")
+        if state.may_reload() and st.button(
+            "Reload data", help="Forget every cached query result, for every user"
+        ):
             st.cache_data.clear()
 
 
@@ -77,7 +92,7 @@ def main() -> None:
     st.set_page_config(
         page_title="Fleet Tracing", page_icon=":material/local_shipping:", layout="wide"
     )
-    page = st.navigation(PAGES)
+    page = st.navigation(pages())
     state.begin_run()
     _ready()
     state.adopt_query_params()

@@ -4,6 +4,7 @@ answers, from Streamlit's own health endpoint (plain Python; the page caches the
 from __future__ import annotations
 
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -44,12 +45,29 @@ def check_health(
         return exc.strerror or type(exc).__name__
 
 
-def check_all(urls: Sequence[str], timeout_s: float = HEALTH_TIMEOUT_S) -> dict[str, str]:
+def opener_for(context: ssl.SSLContext | None) -> Opener:
+    """Direct (no HTTP(S)_PROXY); https URLs checked against ``context`` (the deployment's CA)
+    when given, else the system's CAs."""
+    if context is None:
+        return _DIRECT.open
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    ).open
+
+
+def check_all(
+    urls: Sequence[str],
+    timeout_s: float = HEALTH_TIMEOUT_S,
+    context: ssl.SSLContext | None = None,
+) -> dict[str, str]:
     """:func:`check_health` of every URL at once: the table waits for the slowest, not the sum."""
     if not urls:
         return {}
+    opener = opener_for(context)
     with ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="fleet-health") as pool:
-        return dict(zip(urls, pool.map(lambda u: check_health(u, timeout_s), urls), strict=True))
+        return dict(
+            zip(urls, pool.map(lambda u: check_health(u, timeout_s, opener), urls), strict=True)
+        )
 
 
 def is_this_host(name: str, hostname: str | None = None) -> bool:

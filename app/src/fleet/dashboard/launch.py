@@ -30,6 +30,11 @@ def streamlit_command(port: int, address: str, python: str = sys.executable) -> 
         "--browser.gatherUsageStats=false",
         "--client.toolbarMode=viewer",
         "--client.showErrorDetails=none",
+        # Behind the proxy too: Streamlit's own XSRF check on uploads and its messages capped
+        # (MB; the largest page, a day of one device, is under 5).
+        "--server.enableXsrfProtection=true",
+        "--server.maxMessageSize=20",
+        "--server.maxUploadSize=1",
         "--theme.base=light",
     ]
 

@@ -9,6 +9,12 @@ FLEET_CONSOLE_USERNAME / FLEET_CONSOLE_PASSWORD
                                 role of the CQL console; set both, to a role granted SELECT only
 FLEET_CONSOLE_ROW_LIMIT         rows the console shows at most (default 500)
 FLEET_CONSOLE_TIMEOUT           seconds a console statement may run (default 10)
+FLEET_AUTH_USER_HEADER          request header in which the authenticating proxy in front of the
+                                dashboard sends the user name (e.g. X-Fleet-User); unset: no proxy,
+                                no access control (a dashboard run by hand)
+FLEET_AUTH_GROUPS_HEADER        request header with the user's groups, comma-separated
+FLEET_CONSOLE_GROUPS            groups that may use the CQL console (default: console)
+FLEET_ADMIN_GROUPS              groups that may drop the cached query results (default: admin)
 FLEET_APP_HOSTS                 every dashboard of the deployment, one per data center, as
                                 comma-separated ``name@dc=url`` entries, e.g.
                                 ``app-1@dc1=http://10.213.10.31:8501/,app-2@dc2=http://...``;
@@ -26,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from fleet.config import _DC_RE, ConfigError, _Reader, parse_env_file
+from fleet.dashboard.access import parse_groups
 
 MAP_STYLES = ("open-street-map", "carto-positron", "carto-darkmatter", "white-bg")
 _HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
@@ -98,10 +105,33 @@ class DashboardSettings:
     console_row_limit: int
     console_timeout_s: float
     app_hosts: tuple[AppHost, ...] = ()  # every dashboard of the deployment (FLEET_APP_HOSTS)
+    auth_user_header: str | None = None
+    auth_groups_header: str | None = None
+    console_groups: frozenset[str] = frozenset({"console"})
+    admin_groups: frozenset[str] = frozenset({"admin"})
 
     def other_dashboards(self, local_dc: str | None) -> tuple[AppHost, ...]:
         """The dashboards reading from another DC than ``local_dc``: where to go in an outage."""
         return tuple(h for h in self.app_hosts if h.dc != local_dc)
+
+
+_HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _header(r: _Reader, key: str) -> str | None:
+    value = r.raw(key, "")
+    if value and not _HEADER_RE.match(value):
+        r.problems.append(f"{key}={value!r}: a header name is letters, digits and -")
+        return None
+    return value or None
+
+
+def _groups(r: _Reader, key: str, default: str) -> frozenset[str]:
+    text = r.raw(key, default)
+    groups = parse_groups(text)
+    if len(groups) != len([p for p in text.split(",") if p.strip()]):
+        r.problems.append(f"{key}={text!r}: group names are 1-64 letters, digits, _ . -")
+    return groups
 
 
 def load_dashboard_settings(
@@ -133,6 +163,10 @@ def load_dashboard_settings(
         console_row_limit=r.integer("FLEET_CONSOLE_ROW_LIMIT", 500, 1, 10_000),
         console_timeout_s=r.number("FLEET_CONSOLE_TIMEOUT", 10.0, 0.5, 300.0),
         app_hosts=app_hosts,
+        auth_user_header=_header(r, "FLEET_AUTH_USER_HEADER"),
+        auth_groups_header=_header(r, "FLEET_AUTH_GROUPS_HEADER"),
+        console_groups=_groups(r, "FLEET_CONSOLE_GROUPS", "console"),
+        admin_groups=_groups(r, "FLEET_ADMIN_GROUPS", "admin"),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -29,6 +29,7 @@ import streamlit as st
 
 from fleet.config import ConfigError, Settings, load_settings
 from fleet.dashboard import fetch
+from fleet.dashboard.access import Viewer, allowed, viewer_from_headers
 from fleet.dashboard.app_hosts import check_all
 from fleet.dashboard.certs import ServedCertificate, served_certificates
 from fleet.dashboard.cluster_info import ClusterView, describe_cluster
@@ -334,8 +335,28 @@ def node_certificates(addresses: tuple[str, ...]) -> list[ServedCertificate] | N
 
 @st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False, max_entries=8)
 def app_health(urls: tuple[str, ...]) -> dict[str, str]:
-    """Each dashboard's ``/_stcore/health`` answer, checked at most every HEALTH_TTL_S."""
-    return check_all(urls)
+    """Each dashboard's ``/_stcore/health`` answer, checked at most every HEALTH_TTL_S (https
+    through the proxies, checked against the deployment's CA)."""
+    base, _ = settings()
+    return check_all(urls, context=tls_context(base))
+
+
+def viewer() -> Viewer:
+    """The user the proxy authenticated for this session (see :mod:`fleet.dashboard.access`)."""
+    _, dash = settings()
+    return viewer_from_headers(
+        dict(st.context.headers), dash.auth_user_header, dash.auth_groups_header
+    )
+
+
+def may_use_console() -> bool:
+    _, dash = settings()
+    return allowed(viewer(), dash.console_groups, proxied=dash.auth_user_header is not None)
+
+
+def may_reload() -> bool:
+    _, dash = settings()
+    return allowed(viewer(), dash.admin_groups, proxied=dash.auth_user_header is not None)
 
 
 # Selection carried across pages.
