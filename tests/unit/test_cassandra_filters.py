@@ -203,3 +203,73 @@ def test_tls_plan_goes_one_phase_per_step_from_the_node_furthest_behind(
     for step in steps:
         assert cf.cassandra_tls_step_problems(step, reached) == []
         reached = dict.fromkeys(reached, step)
+
+
+# ----------------------------------------------------------------------------- permissions
+
+# cqlsh 6.2 against Cassandra 5.0.9: LIST ALL PERMISSIONS OF fleet_dashboard NORECURSIVE, after a
+# stray grant by hand.
+PERMISSIONS = """
+ role            | username        | resource                  | permission
+-----------------+-----------------+---------------------------+------------
+ fleet_dashboard | fleet_dashboard |      <keyspace fleet_iot> |     SELECT
+ fleet_dashboard | fleet_dashboard | <table system_auth.roles> |     SELECT
+ fleet_dashboard | fleet_dashboard |           <all keyspaces> |     MODIFY
+
+(3 rows)
+"""
+
+
+def test_permissions_are_parsed_per_row():
+    rows = cf.cassandra_permissions(PERMISSIONS)
+    assert rows == [
+        {"role": "fleet_dashboard", "resource": "<keyspace fleet_iot>", "permission": "SELECT"},
+        {
+            "role": "fleet_dashboard",
+            "resource": "<table system_auth.roles>",
+            "permission": "SELECT",
+        },
+        {"role": "fleet_dashboard", "resource": "<all keyspaces>", "permission": "MODIFY"},
+    ]
+    assert cf.cassandra_permissions("\n(0 rows)\n") == []
+
+
+def test_grants_are_made_exact_revoking_what_the_inventory_does_not_list():
+    plan = cf.cassandra_grant_plan(PERMISSIONS, "fleet_dashboard", "fleet_iot", ["select"])
+    assert plan == {
+        "grant": [],
+        "revoke": [
+            "REVOKE MODIFY ON ALL KEYSPACES FROM fleet_dashboard",
+            "REVOKE SELECT ON TABLE system_auth.roles FROM fleet_dashboard",
+        ],
+    }
+    fresh = cf.cassandra_grant_plan("", "fleet_etl", "fleet_iot", ["SELECT", "MODIFY"])
+    assert fresh == {
+        "grant": [
+            "GRANT MODIFY ON KEYSPACE fleet_iot TO fleet_etl",
+            "GRANT SELECT ON KEYSPACE fleet_iot TO fleet_etl",
+        ],
+        "revoke": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "cql"),
+    [
+        ("<all functions in fleet_iot>", "ALL FUNCTIONS IN KEYSPACE fleet_iot"),
+        ("<function fleet_iot.f(int, text)>", "FUNCTION fleet_iot.f(int, text)"),
+        ("<role admin>", "ROLE admin"),
+        ("<all roles>", "ALL ROLES"),
+        (
+            "<mbean org.apache.cassandra.db:type=Tables>",
+            "MBEAN 'org.apache.cassandra.db:type=Tables'",
+        ),
+    ],
+)
+def test_resources_convert_to_cql(resource, cql):
+    assert cf.cassandra_resource_cql(resource) == cql
+
+
+def test_an_unknown_resource_is_an_error_not_a_wrong_statement():
+    with pytest.raises(ValueError, match="unknown Cassandra resource"):
+        cf.cassandra_resource_cql("<keyspace x; DROP>")

@@ -24,6 +24,9 @@ SECRETS = (
     "vault_cassandra_admin_password",
     "vault_fleet_etl_password",
     "vault_fleet_dashboard_password",
+    "vault_fleet_console_password",
+    "vault_fleet_proxy_operator_password",
+    "vault_fleet_proxy_viewer_password",
 )
 
 

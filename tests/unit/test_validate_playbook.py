@@ -114,6 +114,7 @@ WITH_APP = (
 APP_SECRETS = (
     PASSWORD + " vault_fleet_etl_password=another-long-secret"
     " vault_fleet_dashboard_password=a-third-long-secret"
+    " vault_fleet_console_password=a-fourth-long-secret"
 )
 
 

@@ -122,14 +122,12 @@ class FleetQueries:
         )
         self._device_series.fetch_size = DAY_FETCH_SIZE
         self._alerts = select(ALERT_COLUMNS, ALERTS.name, f"{alert_key} LIMIT ?")
-        # alert_type is the last clustering column: filtering on it reads one partition only.
-        self._alerts_of_type = select(
-            ALERT_COLUMNS, ALERTS.name, f"{alert_key} AND alert_type = ? LIMIT ? ALLOW FILTERING"
-        )
+        # One type of alert: its partitions are read whole and filtered here. The cluster refuses
+        # ALLOW FILTERING (guardrail allow_filtering_enabled: false), and a partition is a day of
+        # one fleet and severity: one row per device, rule and 5 minutes at most.
+        self._alerts_whole = select(ALERT_COLUMNS, ALERTS.name, alert_key)
         self._alert_count = select(("COUNT(*)",), ALERTS.name, alert_key)
-        self._alert_count_of_type = select(
-            ("COUNT(*)",), ALERTS.name, f"{alert_key} AND alert_type = ? ALLOW FILTERING"
-        )
+        self._alert_types = select(("alert_type",), ALERTS.name, alert_key)
         self._rollups = select(ROLLUP_COLUMNS, ROLLUPS.name, "WHERE fleet_id = ? AND day = ?")
 
     def _prepare(self, cql: str) -> PreparedStatement:
@@ -267,16 +265,18 @@ class FleetQueries:
         keys = query.partitions()
         if query.alert_type is None:
             return self._gather(self._alerts, [(*key, query.limit) for key in keys])
-        params = [(*key, query.alert_type, query.limit) for key in keys]
-        return self._gather(self._alerts_of_type, params)
+        wanted = ALERT_COLUMNS.index("alert_type")
+        return [
+            [row for row in rows if row[wanted] == query.alert_type][: query.limit]
+            for rows in self._gather(self._alerts_whole, keys)
+        ]
 
     def _count(self, query: AlertQuery, keys: Sequence[tuple[str, date, str]]) -> list[int]:
         if query.alert_type is None:
             results = self._gather(self._alert_count, keys)
-        else:
-            params = [(*key, query.alert_type) for key in keys]
-            results = self._gather(self._alert_count_of_type, params)
-        return [int(rows[0][0]) for rows in results]
+            return [int(rows[0][0]) for rows in results]
+        types = self._gather(self._alert_types, keys)
+        return [sum(1 for row in rows if row[0] == query.alert_type) for rows in types]
 
     @staticmethod
     def _alerts_frame(per_partition: Iterable[Sequence[Any]]) -> pd.DataFrame:

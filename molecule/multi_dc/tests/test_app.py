@@ -75,7 +75,7 @@ def test_each_etls_fleet_is_written_now_and_read_in_the_other_dc(host):
 def test_dashboards_list_every_app_host(host):
     hosts = _settings(host, "dashboard.env")["FLEET_APP_HOSTS"].split(",")
     expected = [
-        f"{name}@{cc.host_vars(name)['fleet_app_local_dc']}=http://{cc.host_vars(name)['ansible_host']}:8501/"
+        f"{name}@{cc.host_vars(name)['fleet_app_local_dc']}=https://{cc.host_vars(name)['ansible_host']}:443/"
         for name in cc.hosts("fleet_dashboard")
     ]
     assert hosts == expected and len(hosts) == 2

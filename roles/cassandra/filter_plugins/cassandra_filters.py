@@ -200,6 +200,63 @@ def cassandra_tls_plan(deployed: dict[str, str], target: str) -> dict[str, objec
     }
 
 
+_PERMISSION_ROW = re.compile(
+    r"^\s*(?P<role>\S+)\s*\|\s*(?P<username>\S+)\s*\|\s*(?P<resource><[^>]*>)\s*\|\s*"
+    r"(?P<permission>[A-Z]+)\s*$"
+)
+_RESOURCES = (
+    (re.compile(r"^<all keyspaces>$"), "ALL KEYSPACES"),
+    (re.compile(r"^<keyspace (\w+)>$"), "KEYSPACE {0}"),
+    (re.compile(r"^<table (\w+\.\w+)>$"), "TABLE {0}"),
+    (re.compile(r"^<all roles>$"), "ALL ROLES"),
+    (re.compile(r"^<role (\w+)>$"), "ROLE {0}"),
+    (re.compile(r"^<all functions>$"), "ALL FUNCTIONS"),
+    (re.compile(r"^<all functions in (\w+)>$"), "ALL FUNCTIONS IN KEYSPACE {0}"),
+    (re.compile(r"^<function (\w+\.\w+\([\w, <>]*\))>$"), "FUNCTION {0}"),
+    (re.compile(r"^<all mbeans>$"), "ALL MBEANS"),
+    (re.compile(r"^<mbean ([^'>]+)>$"), "MBEAN '{0}'"),
+)
+
+
+def cassandra_resource_cql(resource: str) -> str:
+    """`<keyspace fleet_iot>` (as LIST PERMISSIONS shows it) -> `KEYSPACE fleet_iot` (CQL)."""
+    for pattern, template in _RESOURCES:
+        match = pattern.match(resource.strip())
+        if match:
+            return template.format(*match.groups())
+    raise ValueError(f"unknown Cassandra resource {resource!r}")
+
+
+def cassandra_permissions(text: str) -> list[dict[str, str]]:
+    """Rows of cqlsh `LIST ALL PERMISSIONS OF <role> NORECURSIVE`: role, resource, permission."""
+    return [
+        {k: m.group(k) for k in ("role", "resource", "permission")}
+        for m in map(_PERMISSION_ROW.match, text.splitlines())
+        if m and m.group("role") != "role"
+    ]
+
+
+def cassandra_grant_plan(
+    text: str, role: str, keyspace: str, wanted: list[str]
+) -> dict[str, list[str]]:
+    """Statements that make `role`'s own permissions exactly `wanted` on `keyspace`: GRANT the
+    missing ones, REVOKE everything else it holds (any resource), from LIST ALL PERMISSIONS."""
+    held = {
+        (p["resource"], p["permission"]) for p in cassandra_permissions(text) if p["role"] == role
+    }
+    target = {(f"<keyspace {keyspace}>", p.upper()) for p in wanted}
+    return {
+        "grant": [
+            f"GRANT {perm} ON {cassandra_resource_cql(res)} TO {role}"
+            for res, perm in sorted(target - held)
+        ],
+        "revoke": [
+            f"REVOKE {perm} ON {cassandra_resource_cql(res)} FROM {role}"
+            for res, perm in sorted(held - target)
+        ],
+    }
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -216,4 +273,7 @@ class FilterModule:
             "cassandra_tls_phase": cassandra_tls_phase,
             "cassandra_tls_step_problems": cassandra_tls_step_problems,
             "cassandra_tls_plan": cassandra_tls_plan,
+            "cassandra_permissions": cassandra_permissions,
+            "cassandra_resource_cql": cassandra_resource_cql,
+            "cassandra_grant_plan": cassandra_grant_plan,
         }

@@ -1,0 +1,110 @@
+"""The firewall and the dashboard's proxy, proven from the other hosts and from the controller:
+what must connect connects, what must fail fails (and is counted), the dashboard answers 401
+without credentials and 200 with them, over HTTPS from the deployment's CA only."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import ssl
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
+
+import cluster_checks as cc
+
+NODES = cc.hosts("cassandra")
+APPS = cc.hosts("fleet_dashboard")
+CACHE = Path(os.environ.get("FLEET_CACHE", Path.home() / ".cache" / "fleet-tracing"))
+
+
+def _reaches(from_host, address: str, port: int) -> bool:
+    """A TCP connection from `from_host` to address:port opens within 3 s."""
+    return from_host.run(f"timeout 3 bash -c '</dev/tcp/{address}/{port}'").rc == 0
+
+
+def _dropped(host) -> int:
+    out = host.check_output("nft list counter inet fleet_firewall dropped")
+    return int(out.split("packets", 1)[1].split()[0])
+
+
+def _addr(name: str) -> str:
+    return cc.host_vars(name)["ansible_host"]
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_storage_port_is_open_to_nodes_only(node):
+    peer = cc.get_host(next(n for n in NODES if n != node))
+    app = cc.get_host(APPS[0])
+    assert _reaches(peer, _addr(node), 7000)
+    before = _dropped(cc.get_host(node))
+    assert not _reaches(app, _addr(node), 7000)
+    assert _dropped(cc.get_host(node)) > before  # dropped and counted
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_cql_is_open_to_app_hosts_and_jmx_and_ssh_are_not(node):
+    app = cc.get_host(APPS[0])
+    assert _reaches(app, _addr(node), 9042)
+    assert not _reaches(app, _addr(node), 7199)
+    assert not _reaches(app, _addr(node), 22)  # SSH: the controller only
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_dashboard_is_reached_through_the_proxy_only(app):
+    node = cc.get_host(NODES[0])
+    assert not _reaches(node, _addr(app), 443)  # not in firewall_dashboard_sources
+    assert not _reaches(node, _addr(app), 8501)
+    listening = cc.get_host(app).check_output("ss -Htln 'sport = :8501'")
+    assert "127.0.0.1:8501" in listening and "0.0.0.0" not in listening
+
+
+def _ca() -> ssl.SSLContext:
+    deployment = cc.host_vars(APPS[0])["pki_deployment"]
+    return ssl.create_default_context(cafile=str(CACHE / "pki" / deployment / "ca.pem"))
+
+
+def _get(url: str, user: str | None = None, password: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url)
+    if user:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=_ca())
+    )
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_proxy_answers_401_without_credentials_and_200_with_them(app):
+    url = f"https://{_addr(app)}:443/"
+    users = {u["name"]: u for u in cc.host_vars(app)["fleet_dashboard_users"]}
+    assert _get(url)[0] == 401
+    assert _get(url, "operator", "wrong-password")[0] == 401
+    status, body = _get(url, "operator", users["operator"]["password"])
+    assert status == 200 and "<title>" in body.lower(), (status, body[:200])
+    assert _get(url, "viewer", users["viewer"]["password"])[0] == 200
+    # Liveness stays open (the other dashboards and load balancers check it).
+    assert _get(f"https://{_addr(app)}:443/_stcore/health") == (200, "ok")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_proxy_serves_the_deployment_ca_certificate_for_its_address(app):
+    with (
+        socket.create_connection((_addr(app), 443), timeout=10) as raw,
+        _ca().wrap_socket(raw, server_hostname=_addr(app)) as tls,  # CA and address checked
+    ):
+        cert = tls.getpeercert()
+    issuer = dict(rdn[0] for rdn in cert["issuer"])
+    assert issuer["commonName"].startswith("Fleet Tracing CA")
+    assert ("IP Address", _addr(app)) in cert["subjectAltName"]
