@@ -20,7 +20,7 @@ inv = json.load(sys.stdin)
 hv = inv["_meta"]["hostvars"]
 for h in inv.get("fleet_dashboard", {}).get("hosts", []):
     dc, ip = hv[h].get("fleet_app_local_dc", "?"), hv[h].get("ansible_host", h)
-    print(f"  Dashboard {dc:4}: http://{ip}:8501/   ({h}, reads from {dc})")
+    print(f"  Dashboard {dc:4}: https://{ip}/   ({h}, reads from {dc})")
 ' <<<"$inventory")
 cat <<INFO
 
@@ -28,6 +28,10 @@ Fleet Tracing lab is up.
 $ips
 
 $dashboards
+  Sign in       : user "operator" (console, admin) or "viewer" (pages only); passwords:
+                  ansible-vault view inventories/lab/group_vars/all/vault.yml | grep proxy
+  Certificates  : signed by the lab's CA, ~/.cache/fleet-tracing/pki/lab/ca.pem (import it in
+                  the browser, or: curl --cacert ~/.cache/fleet-tracing/pki/lab/ca.pem -u operator ...)
   Cluster state : ansible -i inventories/lab cass-dc1-1 -b -m command -a '/opt/cassandra/bin/nodetool status'
   CQL (admin)   : podman exec -it cass-dc1-1 cqlsh \$(podman exec cass-dc1-1 hostname -I)
   Remove        : make lab-down

@@ -282,10 +282,23 @@ def _connect(app: AppContext, require_keyspace: bool = True) -> Connection:
     "input, over the environment and the env file: a secret never on a command line or in the "
     "process environment.",
 )
+@click.option(
+    "--secrets-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read FLEET_* secrets from this env file (e.g. a service's root-only credentials), "
+    "over the environment and --env-file, under --secrets-stdin: a task can use a service's "
+    "credentials without ever holding them.",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.version_option(package_name="fleet-tracing", prog_name="fleet")
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path | None, secrets_stdin: bool, verbose: int) -> None:
+def cli(
+    ctx: click.Context,
+    env_file: Path | None,
+    secrets_stdin: bool,
+    secrets_file: Path | None,
+    verbose: int,
+) -> None:
     """Fleet Tracing: telemetry generator and ETL for Cassandra."""
     logging.basicConfig(
         level=max(logging.DEBUG, logging.WARNING - 10 * verbose),
@@ -293,7 +306,11 @@ def cli(ctx: click.Context, env_file: Path | None, secrets_stdin: bool, verbose:
         stream=sys.stderr,
     )
     try:
-        secrets = parse_secrets(sys.stdin.read()) if secrets_stdin else {}
+        from_file = parse_env_file(secrets_file) if secrets_file is not None else {}
+        unknown = sorted(k for k in from_file if not k.startswith("FLEET_"))
+        if unknown:
+            raise ConfigError([f"--secrets-file {secrets_file}: not FLEET_* settings: {unknown}"])
+        secrets = from_file | (parse_secrets(sys.stdin.read()) if secrets_stdin else {})
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     ctx.obj = AppContext(env_file, secrets)

@@ -3,11 +3,15 @@ and the pages and buttons each user is offered (AppTest, without Cassandra)."""
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+
 import pytest
 
 from fleet.config import ConfigError
 from fleet.dashboard import state
 from fleet.dashboard.access import Viewer, allowed, parse_groups, viewer_from_headers
+from fleet.dashboard.console import StatementBudget
 from fleet.dashboard.settings import load_dashboard_settings
 
 from .test_degrade import assert_no_dump, fake, open_page, rendered  # noqa: F401 (fixture)
@@ -97,3 +101,35 @@ def test_console_and_admin_groups_get_their_features(fake, monkeypatch) -> None:
     state.st.cache_resource.clear()
     _as(monkeypatch, Viewer("root", frozenset({"console", "admin"}), True))
     assert _offers(open_page()) == (True, True)
+
+
+def test_the_statement_budget_is_a_sliding_window() -> None:
+    budget = StatementBudget(limit=2, window_s=60)
+    assert budget.take(0.0) == 0 and budget.take(1.0) == 0
+    assert budget.take(2.0) == 58.0  # the first one leaves the window at 60 s
+    assert budget.take(60.5) == 0
+
+
+def test_console_statements_past_the_rate_and_refusals_are_logged_with_the_user(
+    fake,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("FLEET_CONSOLE_RATE", "2")
+    _as(monkeypatch, Viewer("alice", frozenset({"console"}), True))
+    rows = SimpleNamespace(column_names=["now"], current_rows=[(1,)], paging_state=None)
+    session = SimpleNamespace(execute=lambda *_, **__: rows)
+    monkeypatch.setattr(state, "console_connection", lambda: SimpleNamespace(session=session))
+    at = open_page("console")
+    caplog.set_level(logging.WARNING, logger="fleet.dashboard.console")
+    at.text_area(key="cq_text").input("SELECT * FROM t ALLOW FILTERING")
+    at.button[0].click().run()
+    assert at.error[0].value.startswith("Refused: ")  # the console's own check
+    at.text_area(key="cq_text").input("SELECT now() FROM system.local")
+    at.button[0].click().run()
+    assert not at.error
+    at.button[0].click().run()  # a third statement within the minute
+    assert at.error[0].value.startswith("Refused: more than 2 statements a minute")
+    logged = [r.getMessage() for r in caplog.records if r.name == "fleet.dashboard.console"]
+    assert len(logged) == 2 and all(m.startswith("console: refused for alice: ") for m in logged)
+    assert "ALLOW FILTERING" in logged[0]

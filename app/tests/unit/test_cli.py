@@ -280,3 +280,27 @@ def test_bad_secrets_on_stdin_are_a_config_error(stdin: str, message: str) -> No
     assert result.exit_code == 2
     assert message in result.stderr
     assert "FLEET_PASSWORD=x" not in result.stderr  # a value is never echoed
+
+
+def test_a_secrets_file_layers_a_services_credentials_over_the_env_file(tmp_path: Path) -> None:
+    """What the drills pass: the ETL's root-only env file, never its values."""
+    env_file = tmp_path / "fleet.env"
+    env_file.write_text("FLEET_USERNAME=from_file\nFLEET_PASSWORD=file\n", encoding="utf-8")
+    secrets = tmp_path / "etl.env"
+    secrets.write_text("FLEET_USERNAME=fleet_etl\nFLEET_PASSWORD='p#s'\n", encoding="utf-8")
+    args = ["--env-file", str(env_file), "--secrets-file", str(secrets), "bench", "schema"]
+    result = CliRunner().invoke(cli, args, env={**ENV, "FLEET_USERNAME": "from_env"})
+    assert result.exit_code == 0, result.stderr
+    assert "TO fleet_etl;" in result.stdout
+    # --secrets-stdin still wins over the file.
+    stdin = json.dumps({"FLEET_USERNAME": "fleet_admin", "FLEET_PASSWORD": "x"})
+    args = ["--secrets-file", str(secrets), "--secrets-stdin", "bench", "schema"]
+    result = CliRunner().invoke(cli, args, input=stdin, env=ENV)
+    assert "TO fleet_admin;" in result.stdout
+
+
+def test_a_secrets_file_with_other_settings_is_refused(tmp_path: Path) -> None:
+    secrets = tmp_path / "bad.env"
+    secrets.write_text("PATH=/tmp\nFLEET_PASSWORD=x\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--secrets-file", str(secrets), "bench", "schema"], env=ENV)
+    assert result.exit_code == 2 and "not FLEET_* settings: ['PATH']" in result.stderr

@@ -25,6 +25,24 @@ _SHOWN_AS_IS = (str, int, float, bool, datetime, date)
 STATEMENT_ERRORS: tuple[type[Exception], ...] = (RequestValidationException, ServerRefused)
 
 
+class StatementBudget:
+    """At most ``limit`` statements in any ``window_s`` seconds (one per browser session): a
+    user, or a script driving the page, cannot keep the console's role busy."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._times: list[float] = []
+
+    def take(self, now: float) -> float:
+        """0 and one statement counted when allowed; else the seconds to wait."""
+        self._times = [t for t in self._times if now - t < self.window_s]
+        if len(self._times) >= self.limit:
+            return round(self.window_s - (now - self._times[0]), 1)
+        self._times.append(now)
+        return 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleResult:
     statement: str

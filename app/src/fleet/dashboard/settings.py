@@ -9,6 +9,7 @@ FLEET_CONSOLE_USERNAME / FLEET_CONSOLE_PASSWORD
                                 role of the CQL console; set both, to a role granted SELECT only
 FLEET_CONSOLE_ROW_LIMIT         rows the console shows at most (default 500)
 FLEET_CONSOLE_TIMEOUT           seconds a console statement may run (default 10)
+FLEET_CONSOLE_RATE              statements a browser session may run per minute (default 10)
 FLEET_AUTH_USER_HEADER          request header in which the authenticating proxy in front of the
                                 dashboard sends the user name (e.g. X-Fleet-User); unset: no proxy,
                                 no access control (a dashboard run by hand)
@@ -104,6 +105,7 @@ class DashboardSettings:
     console_credentials: tuple[str, str] | None  # (role, password); None: the app's role
     console_row_limit: int
     console_timeout_s: float
+    console_rate: int = 10
     app_hosts: tuple[AppHost, ...] = ()  # every dashboard of the deployment (FLEET_APP_HOSTS)
     auth_user_header: str | None = None
     auth_groups_header: str | None = None
@@ -162,6 +164,7 @@ def load_dashboard_settings(
         console_credentials=(username, password) if username and password else None,
         console_row_limit=r.integer("FLEET_CONSOLE_ROW_LIMIT", 500, 1, 10_000),
         console_timeout_s=r.number("FLEET_CONSOLE_TIMEOUT", 10.0, 0.5, 300.0),
+        console_rate=r.integer("FLEET_CONSOLE_RATE", 10, 1, 600),
         app_hosts=app_hosts,
         auth_user_header=_header(r, "FLEET_AUTH_USER_HEADER"),
         auth_groups_header=_header(r, "FLEET_AUTH_GROUPS_HEADER"),

@@ -6,10 +6,18 @@ connection, as FLEET_CONSOLE_USERNAME when set, with a row limit and a timeout.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import streamlit as st
 
 from fleet.dashboard import state
-from fleet.dashboard.console import STATEMENT_ERRORS, ConsoleResult, run_console_statement
+from fleet.dashboard.console import (
+    STATEMENT_ERRORS,
+    ConsoleResult,
+    StatementBudget,
+    run_console_statement,
+)
 from fleet.dashboard.cql_guard import ALLOWED_KEYWORDS, StatementRejected
 from fleet.dashboard.outage import describe_error
 from fleet.dashboard.settings import DashboardSettings
@@ -25,11 +33,31 @@ EXAMPLES = "\n".join(
     )
 )
 PLACEHOLDER = "SELECT * FROM devices_by_fleet WHERE fleet_id = 'FLEET_PARIS'"
+CONSOLE_RATE_WINDOW_S = 60.0
 
 
-def _run(text: str, dash: DashboardSettings) -> ConsoleResult | str:
+_LOG = logging.getLogger("fleet.dashboard.console")
+
+
+def _refused(user: str, reason: str, text: str) -> str:
+    """Logged with the user (the journal of fleet-dashboard), shown to them."""
+    _LOG.warning("console: refused for %s: %s; statement: %.300r", user, reason, text)
+    return f"Refused: {reason}"
+
+
+def _run(text: str, dash: DashboardSettings, user: str) -> ConsoleResult | str:
     """The statement's rows, or why it was refused or failed by its own fault; the DC's
     failures propagate to :func:`state.tolerant`."""
+    budget = st.session_state.setdefault(
+        "_console_budget", StatementBudget(dash.console_rate, CONSOLE_RATE_WINDOW_S)
+    )
+    wait = budget.take(time.monotonic())
+    if wait:
+        return _refused(
+            user,
+            f"more than {dash.console_rate} statements a minute; try again in {wait:g} s",
+            text,
+        )
     try:
         return run_console_statement(
             state.console_connection().session,
@@ -38,9 +66,10 @@ def _run(text: str, dash: DashboardSettings) -> ConsoleResult | str:
             timeout_s=dash.console_timeout_s,
         )
     except StatementRejected as exc:
-        return f"Refused: {exc}"
+        return _refused(user, str(exc), text)
     except STATEMENT_ERRORS as exc:
-        return describe_error(exc)
+        # The cluster's own refusals (guardrails, permissions) are logged the same way.
+        return _refused(user, describe_error(exc), text)
 
 
 def render() -> None:
@@ -63,7 +92,8 @@ def render() -> None:
         submitted = st.form_submit_button("Run", type="primary")
     if not submitted:
         return
-    outcome = state.tolerant(None, lambda: _run(text, dash))
+    user = state.viewer().name or "anonymous"
+    outcome = state.tolerant(None, lambda: _run(text, dash, user))
     if outcome is None:  # the DC cannot answer: the banner says so
         return
     if isinstance(outcome, str):
