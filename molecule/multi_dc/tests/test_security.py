@@ -108,3 +108,40 @@ def test_the_proxy_serves_the_deployment_ca_certificate_for_its_address(app):
     issuer = dict(rdn[0] for rdn in cert["issuer"])
     assert issuer["commonName"].startswith("Fleet Tracing CA")
     assert ("IP Address", _addr(app)) in cert["subjectAltName"]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_dashboard_user_cannot_read_the_etls_credentials_or_process(app):
+    host = cc.get_host(app)
+    assert host.user("fleet-etl").exists and host.user("fleet-dashboard").exists
+    assert (
+        host.process.get(comm="fleet", user="fleet-etl") is not None
+        or host.run("pgrep -u fleet-etl -f 'fleet etl stream'").rc == 0
+    )
+    etl_env = host.file("/etc/fleet/etl.env")
+    assert etl_env.user == "root" and etl_env.mode == 0o600
+    as_dashboard = "runuser -u fleet-dashboard -- "
+    assert host.run(as_dashboard + "cat /etc/fleet/etl.env").rc != 0
+    pid = host.check_output("systemctl show -p MainPID --value fleet-etl")
+    assert int(pid) > 0
+    denied = host.run(as_dashboard + f"cat /proc/{pid}/environ")
+    assert denied.rc != 0 and "Permission denied" in denied.stderr
+    # The ETL's process has its credentials (from systemd): the check above means something.
+    # (grep -q: a failure never prints the value)
+    assert host.run(f"grep -qz '^FLEET_PASSWORD=' /proc/{pid}/environ").rc == 0
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_jmx_asks_for_a_password_and_nodetool_has_it(node):
+    host = cc.get_host(node)
+    assert host.file("/etc/cassandra/jmxremote.password").mode == 0o400
+    assert host.file("/etc/cassandra/jmxremote.password").user == "cassandra"
+    assert "Normal" in cc.nodetool(host, "info") or "UN" in cc.nodetool(host, "status")
+    anonymous = host.run(
+        "java @/etc/cassandra/jvm-tools.options org.apache.cassandra.tools.NodeTool "
+        "-h 127.0.0.1 -p 7199 status"
+    )
+    assert anonymous.rc != 0
+    assert "Authentication failed" in anonymous.stderr + anonymous.stdout or (
+        "Credentials required" in anonymous.stderr + anonymous.stdout
+    )
