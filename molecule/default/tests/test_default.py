@@ -64,3 +64,19 @@ def test_admin_logs_in_and_default_superuser_is_refused(host):
 
 def test_system_keyspaces_use_network_topology(host):
     cc.assert_system_replication(host, {"dc1": 1})
+
+
+def test_cql_is_tls_only_with_the_deployment_ca(host):
+    address = cc.address(host)
+    # root's cqlsh uses TLS (its cqlshrc) and checks the node's certificate against the CA.
+    assert "ssl = true" in host.file("/root/.cassandra/cqlshrc").content_string
+    assert cc.cql(host, "SELECT now() FROM system.local").rc == 0
+    plain = host.run(
+        f"{cc.CQLSH} --cqlshrc=/dev/null {address} 9042 -e 'SELECT now() FROM system.local'"
+    )
+    assert plain.rc != 0
+    served = host.check_output(
+        f"openssl s_client -connect {address}:9042 -CAfile /etc/fleet-tls/ca.pem "
+        f"-verify_return_error -verify_ip {address} </dev/null 2>&1 || true"
+    )
+    assert "Verify return code: 0 (ok)" in served and "Fleet Tracing CA" in served
