@@ -256,7 +256,7 @@ def test_the_console_degrades_but_shows_the_statement_errors(
     bad = InvalidRequest("unconfigured table nope")
     monkeypatch.setattr(state, "console_connection", lambda: console_session(bad))
     at.button[0].click().run()
-    assert [e.value for e in at.error] == ["Refused: InvalidRequest: unconfigured table nope"]
+    assert [e.value for e in at.error] == ["InvalidRequest: unconfigured table nope"]
 
 
 def test_cluster_page_lists_the_dashboards_even_when_the_cluster_cannot_be_read(

@@ -68,8 +68,10 @@ def _run(text: str, dash: DashboardSettings, user: str) -> ConsoleResult | str:
     except StatementRejected as exc:
         return _refused(user, str(exc), text)
     except STATEMENT_ERRORS as exc:
-        # The cluster's own refusals (guardrails, permissions) are logged the same way.
-        return _refused(user, describe_error(exc), text)
+        # The cluster's own refusals (guardrails, permissions, syntax) are logged too, and shown
+        # as the cluster worded them.
+        _LOG.warning("console: the cluster refused for %s: %s; statement: %.300r", user, exc, text)
+        return describe_error(exc)
 
 
 def render() -> None:
