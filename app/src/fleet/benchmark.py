@@ -289,6 +289,24 @@ def bench_schema(settings: Settings, grant_to: str | None) -> str:
     return cql
 
 
+def tls_args_latte(settings: Settings) -> list[str]:
+    """latte over TLS, checked against the same CA as the app, when the app uses TLS."""
+    if settings.tls_ca_file is None:
+        return []
+    return ["--ssl", "--ssl-ca", str(settings.tls_ca_file)]
+
+
+def tls_args_cqlsh(settings: Settings) -> list[str]:
+    return [] if settings.tls_ca_file is None else ["--ssl"]
+
+
+def tls_env_cqlsh(settings: Settings) -> dict[str, str]:
+    """cqlsh reads its CA and whether to check the node from the environment."""
+    if settings.tls_ca_file is None:
+        return {}
+    return {"SSL_CERTFILE": str(settings.tls_ca_file), "SSL_VALIDATE": "true"}
+
+
 def run_process(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> tuple[int, float, str]:
     """Run ``argv``; its exit code, its CPU seconds (user + system, from ``wait4``) and its
     output (stdout then stderr, through a file: no pipe to fill while waiting)."""
@@ -406,6 +424,7 @@ class Bench:
             f"interval_ms={int(data_set.interval_s * 1000)}",
             "-P",
             f"start_ms={to_millis(start)}",
+            *tls_args_latte(s),
             *(cp.host for cp in s.contact_points),
         ]
         latte_env = {
@@ -487,7 +506,10 @@ class Bench:
         )
         host = s.contact_points[0]
         argv = [str(self.tools.cqlsh), "--credentials", str(credentials), host.host, str(host.port)]
-        code, cpu, out = run_process([*argv, "-e", statement], self._env(data_set), self.workdir)
+        env = {**self._env(data_set), **tls_env_cqlsh(s)}
+        code, cpu, out = run_process(
+            [*argv, *tls_args_cqlsh(s), "-e", statement], env, self.workdir
+        )
         if code != 0:
             raise BenchError(f"cqlsh COPY exited {code}: {out[-800:]}")
         return from_copy_output(out, lines, cpu)

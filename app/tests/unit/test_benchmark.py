@@ -136,3 +136,17 @@ def test_run_process_measures_the_child_cpu_and_keeps_its_output(tmp_path: Path)
 def test_the_latte_workload_ships_with_the_package() -> None:
     text = workload_path().read_text(encoding="utf-8")
     assert "telemetry_by_device_day" in text and "pub async fn run(ctx, i)" in text
+
+
+def test_latte_and_cqlsh_use_tls_with_the_apps_ca_when_it_does(tmp_path) -> None:
+    from fleet.benchmark import tls_args_cqlsh, tls_args_latte, tls_env_cqlsh
+    from fleet.config import load_settings
+    from tls_material import issue_certificates
+
+    plain = load_settings({"FLEET_LOCAL_DC": "dc1"})
+    assert tls_args_latte(plain) == tls_args_cqlsh(plain) == [] and tls_env_cqlsh(plain) == {}
+    ca, _, _ = issue_certificates(tmp_path, "127.0.0.1")
+    tls = load_settings({"FLEET_LOCAL_DC": "dc1", "FLEET_TLS_CA_FILE": str(ca)})
+    assert tls_args_latte(tls) == ["--ssl", "--ssl-ca", str(ca)]
+    assert tls_args_cqlsh(tls) == ["--ssl"]
+    assert tls_env_cqlsh(tls) == {"SSL_CERTFILE": str(ca), "SSL_VALIDATE": "true"}
