@@ -4,6 +4,7 @@ the output with the same parsers the Ansible role uses (roles/cassandra/filter_p
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ def get_host(name: str) -> Any:
 
 def host_vars(name: str) -> dict[str, Any]:
     return runner().get_variables(name)
+
+
+def resolved(variables: dict[str, Any], value: Any) -> Any:
+    """A value as Ansible would template it, for the simple ``{{ name }}`` references inventories
+    use (the vault's values): testinfra's variables come untemplated."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", value.strip())
+        if match and match.group(1) in variables:
+            return resolved(variables, variables[match.group(1)])
+    return value
 
 
 def address(host: Any) -> str:
