@@ -20,12 +20,12 @@ ENV = "set -a; . /etc/fleet/fleet.env; . /etc/fleet/dashboard.env; set +a"
 
 
 @pytest.mark.parametrize("unit", UNITS)
-def test_unit_is_active_enabled_and_runs_as_fleet(host, unit):
+def test_unit_is_active_enabled_and_runs_as_its_own_user(host, unit):
     service = host.service(unit)
     assert service.is_running
     assert service.is_enabled
     pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
-    assert host.check_output(f"ps -o user= -p {pid}") == "fleet"
+    assert host.check_output(f"ps -o user= -p {pid}") == unit  # fleet-etl, fleet-dashboard
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -42,9 +42,11 @@ def test_unit_is_hardened(host, unit):
 
 
 def test_settings_and_secrets_are_private(host):
-    for name in ("fleet.env", "etl.env", "dashboard.env"):
+    shared = host.file("/etc/fleet/fleet.env")  # no secret in it
+    assert (shared.user, shared.group, shared.mode) == ("root", "fleet", 0o640)
+    for name in ("etl.env", "dashboard.env"):  # read by systemd only
         f = host.file(f"/etc/fleet/{name}")
-        assert (f.user, f.group, f.mode) == ("root", "fleet", 0o640)
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
     dc = host.ansible.get_variables()["fleet_app_local_dc"]
     settings = host.file("/etc/fleet/fleet.env").content_string
     assert f"FLEET_LOCAL_DC={dc}" in settings
