@@ -243,3 +243,21 @@ def test_the_watching_dashboard_must_answer_every_round_of_the_fault() -> None:
     failed = [c["check"] for c in report["checks"] if not c["ok"]]
     assert failed == ["the watching dashboard served every fleet throughout the fault"]
     assert report["pages"]["errors"] == ["NoHostAvailable"]
+
+
+def test_etl_summary_sums_each_hosts_delta_and_is_none_without_an_etl() -> None:
+    before = {"records_written": 10, "records_failed": 0, "spooled": 0}
+    hostvars = {
+        "app-1": {"drill_etl_before": before, "drill_etl_after": {**before, "records_written": 30}},
+        "app-2": {
+            "drill_etl_before": before,
+            "drill_etl_after": {**before, "records_written": 15, "records_failed": 2},
+        },
+    }
+    summary = df.drill_etl_summary(["app-1", "app-2"], hostvars)
+    assert (summary["records_written"], summary["records_failed"], summary["spooled"]) == (25, 2, 0)
+    assert [(h["host"], h["records_written"]) for h in summary["hosts"]] == [
+        ("app-1", 20),
+        ("app-2", 5),
+    ]
+    assert df.drill_etl_summary([], hostvars) is None

@@ -70,6 +70,24 @@ def drill_counter_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[s
     return delta
 
 
+def drill_etl_summary(hosts: list[str], hostvars: Any) -> dict[str, Any] | None:
+    """The streaming ETLs' counters during an operation, between the ``drill_etl_before`` and
+    ``drill_etl_after`` snapshots (tasks/etl_stats.yml) of each host: per host and summed; None
+    when there is no ETL (nothing measured)."""
+    per_host = [
+        {
+            "host": host,
+            **drill_counter_delta(
+                hostvars[host]["drill_etl_after"], hostvars[host]["drill_etl_before"]
+            ),
+        }
+        for host in hosts
+    ]
+    if not per_host:
+        return None
+    return {**{key: sum(e[key] for e in per_host) for key in COUNTERS}, "hosts": per_host}
+
+
 def drill_env(text: str) -> dict[str, str]:
     """KEY=VALUE lines of an env file (comments and blank lines skipped)."""
     values: dict[str, str] = {}
@@ -329,6 +347,7 @@ class FilterModule:
         return {
             "drill_expected_levels": drill_expected_levels,
             "drill_counter_delta": drill_counter_delta,
+            "drill_etl_summary": drill_etl_summary,
             "drill_env": drill_env,
             "drill_build_report": drill_build_report,
             "drill_pages_summary": drill_pages_summary,
