@@ -35,13 +35,17 @@ def test_rolling_restart_restarted_every_node_dc_by_dc_without_etl_failures():
     assert report["etl"]["records_failed"] == 0
 
 
-def test_certificates_rotated_on_every_node_without_restart_or_etl_failure():
+def test_certificates_and_ca_rotated_on_every_node_without_restart_or_etl_failure():
     report = _report("rotate-certificates-")
     assert report["ok"] is True
+    ca = report["ca"]
+    assert ca["rotated"] is True and ca["before"]["issuer"] != ca["after"]["issuer"]
     nodes = report["nodes"]
     assert {n["node"] for n in nodes} == NODES
-    for node in nodes:  # the serial both ports serve changed, from the same process
+    for node in nodes:  # both ports serve a new serial from the new CA, from the same process
         assert node["serial_before"] != node["serial_after"], node
+        assert node["issuer_before"] == ca["before"]["issuer"], node
+        assert node["issuer_after"] == ca["after"]["issuer"], node
         assert node["restarted"] is False
     assert report["etl"]["records_written"] > 0
     assert report["etl"]["records_failed"] == 0 and report["etl"]["spooled"] == 0

@@ -67,10 +67,29 @@ def test_the_dashboard_is_reached_through_the_proxy_only(app):
     assert local == ["127.0.0.1:8501"], listening
 
 
-def _ca() -> ssl.SSLContext:
+def _ca_dir() -> Path:
     # The scenario's own CA (pki_deployment), else the inventory directory's name (the lab's).
     deployment = cc.host_vars(APPS[0]).get("pki_deployment") or Path(cc.inventory()).name
-    return ssl.create_default_context(cafile=str(CACHE / "pki" / deployment / "ca.pem"))
+    return CACHE / "pki" / deployment
+
+
+def _ca() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(_ca_dir() / "ca.pem"))
+
+
+def test_after_a_ca_rotation_every_host_trusts_the_new_ca_alone():
+    """rotate_certificates.yml -e rotate_ca=true ran in the side effect: the next CA became the
+    CA, the old one's certificate is kept on the controller (its key is not), and no host's trust
+    bundle holds the old CA any more."""
+    ca_dir = _ca_dir()
+    retired = sorted((ca_dir / "retired").glob("*.pem"))
+    assert retired and not (ca_dir / "next").exists()
+    assert not [p for p in (ca_dir / "retired").iterdir() if p.suffix != ".pem"]
+    current = (ca_dir / "ca.pem").read_text().strip()
+    for name in sorted(set(NODES) | set(cc.hosts("fleet_app"))):
+        bundle = cc.get_host(name).file("/etc/fleet-tls/ca.pem").content_string.strip()
+        assert bundle == current, name
+        assert not [old for old in retired if old.read_text().strip() in bundle], name
 
 
 def _get(url: str, user: str | None = None, password: str | None = None) -> tuple[int, str]:
