@@ -1,5 +1,5 @@
 """Helpers shared by the Molecule testinfra suites: run cqlsh/nodetool on a node and parse
-the output with the same parsers the Ansible role uses (roles/cassandra/filter_plugins)."""
+the output with the same parsers the Ansible role uses (plugins/filter/cassandra_filters.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import testinfra.utils.ansible_runner
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "roles" / "cassandra" / "filter_plugins"))
+sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
 import cassandra_filters
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "cassandra" / "filter_plugins"
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins" / "filter"
 sys.path.insert(0, str(PLUGINS))
 
 import cassandra_filters as cf

@@ -1,31 +1,16 @@
-"""The addresses the firewall's rules accept, derived from the inventory's hosts."""
+"""The addresses the firewall's rules accept: checked, unique, sorted."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 
-def firewall_host_address(host_vars: Mapping[str, Any]) -> str:
-    """The address a host's traffic comes from: the Cassandra listen address when set (nodes with
-    several interfaces), else its default IPv4 address (network facts), else ansible_host."""
-    for candidate in (
-        host_vars.get("cassandra_listen_address"),
-        ((host_vars.get("ansible_facts") or {}).get("default_ipv4") or {}).get("address"),
-        host_vars.get("ansible_host"),
-    ):
-        if candidate:
-            return str(candidate)
-    raise ValueError(f"no address known for {host_vars.get('inventory_hostname', '?')}")
-
-
-def firewall_sources(
-    hosts: Iterable[str], hostvars: Mapping[str, Any], extra: Iterable[str] = ()
-) -> list[str]:
-    """Sorted, unique addresses of `hosts` plus `extra` addresses or CIDRs, each checked."""
+def firewall_sources(*groups: Iterable[str]) -> list[str]:
+    """Sorted, unique addresses or CIDRs of every list given, each checked (the hosts' addresses
+    come from fleet_address, plugins/filter/fleet_topology.py)."""
     found: set[str] = set()
-    for item in [*(firewall_host_address(hostvars[h]) for h in hosts), *extra]:
+    for item in [item for group in groups for item in group]:
         text = str(item).strip()
         try:
             network = ipaddress.ip_network(text, strict=False)
@@ -42,6 +27,5 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {
-            "firewall_host_address": firewall_host_address,
             "firewall_sources": firewall_sources,
         }

@@ -1,0 +1,94 @@
+"""The deployment's topology, derived once from the inventory: every role and playbook that needs
+a node's address, its data center, the seeds or the replication per DC reads it from here.
+
+    {{ 'cass-dc1-1' | fleet_address(hostvars) }}
+    {{ hostvars | fleet_topology(groups['cassandra'], seeds_per_dc=1, max_rf=3) }}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+
+def fleet_address(host: str, hostvars: Mapping[str, Any]) -> str:
+    """The address a host serves on and sends from: its `cassandra_listen_address` when set (a
+    node with several interfaces), else its default IPv4 address (gathered facts), else
+    `ansible_host`."""
+    if host not in hostvars:
+        raise AnsibleFilterError(f"fleet_address: {host!r} is not in the inventory")
+    host_vars = hostvars[host]
+    facts = host_vars.get("ansible_facts") or {}
+    for candidate in (
+        host_vars.get("cassandra_listen_address"),
+        (facts.get("default_ipv4") or {}).get("address"),
+        host_vars.get("ansible_host"),
+    ):
+        if candidate:
+            return str(candidate)
+    raise AnsibleFilterError(
+        f"fleet_address: no address known for {host!r}: set cassandra_listen_address or "
+        "ansible_host, or gather its facts"
+    )
+
+
+def fleet_topology(
+    hostvars: Mapping[str, Any],
+    nodes: Iterable[str],
+    apps: Iterable[str] = (),
+    default_dc: str | None = None,
+    seeds_per_dc: int = 1,
+    max_rf: int = 3,
+) -> dict[str, Any]:
+    """The cluster as the inventory describes it.
+
+    nodes: the Cassandra hosts in inventory order; apps: app hosts whose addresses are needed too;
+    default_dc: the DC of a node that sets no `cassandra_dc` (none: such a node is an error).
+    Returns nodes, addresses (nodes and apps), dc_of (node -> DC), dcs (DC -> its nodes, in
+    order of first appearance), dc_sizes, seeds (the first `seeds_per_dc` nodes of each DC, the
+    same list for every caller) and replication (DC -> min(nodes in the DC, max_rf))."""
+    node_list = list(nodes)
+    seeds_per_dc, max_rf = int(seeds_per_dc), int(max_rf)
+    if seeds_per_dc < 1 or max_rf < 1:
+        raise AnsibleFilterError("fleet_topology: seeds_per_dc and max_rf must be at least 1")
+    dc_of: dict[str, str] = {}
+    for host in node_list:
+        if host not in hostvars:
+            raise AnsibleFilterError(f"fleet_topology: {host!r} is not in the inventory")
+        dc = hostvars[host].get("cassandra_dc", default_dc)
+        if not dc:
+            raise AnsibleFilterError(f"fleet_topology: {host!r} has no cassandra_dc")
+        dc_of[host] = str(dc)
+    dcs: dict[str, list[str]] = {}
+    for host in node_list:
+        dcs.setdefault(dc_of[host], []).append(host)
+    addresses = {host: fleet_address(host, hostvars) for host in [*node_list, *apps]}
+    shared = sorted(
+        {
+            a
+            for a in (addresses[h] for h in node_list)
+            if [addresses[n] for n in node_list].count(a) > 1
+        }
+    )
+    if shared:
+        raise AnsibleFilterError(
+            f"fleet_topology: several nodes have the address {', '.join(shared)}"
+        )
+    return {
+        "nodes": node_list,
+        "addresses": addresses,
+        "dc_of": dc_of,
+        "dcs": dcs,
+        "dc_sizes": {dc: len(members) for dc, members in dcs.items()},
+        "seeds": [host for host in node_list if dcs[dc_of[host]].index(host) < seeds_per_dc],
+        "replication": {dc: min(len(members), max_rf) for dc, members in dcs.items()},
+    }
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, object]:
+        return {"fleet_address": fleet_address, "fleet_topology": fleet_topology}

@@ -1,0 +1,125 @@
+"""The deployment's topology, derived once (plugins/filter/fleet_topology.py): addresses, DCs,
+seeds and replication, as every role and playbook reads them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from hypothesis import given
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
+
+import fleet_topology as ft
+
+HOSTVARS = {
+    "n1": {
+        "cassandra_dc": "dc1",
+        "cassandra_listen_address": "10.0.0.11",
+        "ansible_host": "192.0.2.11",
+    },
+    "n2": {
+        "cassandra_dc": "dc1",
+        "ansible_facts": {"default_ipv4": {"address": "10.0.0.12"}},
+        "ansible_host": "192.0.2.12",
+    },
+    "n3": {"cassandra_dc": "dc2", "ansible_host": "10.0.0.21"},
+    "n4": {"cassandra_dc": "dc2", "ansible_host": "10.0.0.22"},
+    "n5": {"cassandra_dc": "dc2", "ansible_host": "10.0.0.23"},
+    "app": {"ansible_host": "10.0.0.31"},
+}
+
+
+def test_address_is_listen_address_then_default_ipv4_then_ansible_host():
+    assert [ft.fleet_address(h, HOSTVARS) for h in ("n1", "n2", "app")] == [
+        "10.0.0.11",
+        "10.0.0.12",
+        "10.0.0.31",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [("x", "no address known for 'x'"), ("ghost", "'ghost' is not in the inventory")],
+)
+def test_an_unknown_address_is_a_clear_error(host, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        ft.fleet_address(host, {"x": {"ansible_facts": {}}})
+
+
+def test_topology_of_two_dcs():
+    topo = ft.fleet_topology(HOSTVARS, ["n1", "n2", "n3", "n4", "n5"], apps=["app"], max_rf=2)
+    assert topo["addresses"] == {
+        "n1": "10.0.0.11",
+        "n2": "10.0.0.12",
+        "n3": "10.0.0.21",
+        "n4": "10.0.0.22",
+        "n5": "10.0.0.23",
+        "app": "10.0.0.31",
+    }
+    assert topo["dcs"] == {"dc1": ["n1", "n2"], "dc2": ["n3", "n4", "n5"]}
+    assert topo["dc_sizes"] == {"dc1": 2, "dc2": 3}
+    assert topo["dc_of"]["n4"] == "dc2"
+    assert topo["seeds"] == ["n1", "n3"]
+    assert topo["replication"] == {"dc1": 2, "dc2": 2}
+
+
+def test_seeds_follow_inventory_order_within_each_dc():
+    topo = ft.fleet_topology(HOSTVARS, ["n3", "n1", "n4", "n2", "n5"], seeds_per_dc=2)
+    assert topo["seeds"] == ["n3", "n1", "n4", "n2"]
+    assert topo["replication"] == {"dc2": 3, "dc1": 2}
+
+
+def test_a_lone_node_without_dc_takes_the_default():
+    topo = ft.fleet_topology({"solo": {"ansible_host": "10.0.0.5"}}, ["solo"], default_dc="dc1")
+    assert topo["dcs"] == {"dc1": ["solo"]}
+    assert topo["seeds"] == ["solo"]
+    assert topo["replication"] == {"dc1": 1}
+
+
+@pytest.mark.parametrize(
+    ("hostvars", "nodes", "kwargs", "message"),
+    [
+        ({"a": {"ansible_host": "10.0.0.1"}}, ["a"], {}, "'a' has no cassandra_dc"),
+        ({}, ["a"], {}, "'a' is not in the inventory"),
+        (
+            {
+                "a": {"cassandra_dc": "d", "ansible_host": "10.0.0.1"},
+                "b": {"cassandra_dc": "d", "ansible_host": "10.0.0.1"},
+            },
+            ["a", "b"],
+            {},
+            "several nodes have the address 10.0.0.1",
+        ),
+        (HOSTVARS, ["n1"], {"seeds_per_dc": 0}, "at least 1"),
+    ],
+)
+def test_inconsistent_inventories_are_refused(hostvars, nodes, kwargs, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        ft.fleet_topology(hostvars, nodes, **kwargs)
+
+
+@given(
+    dcs=st.lists(st.sampled_from(["dc1", "dc2", "dc3"]), min_size=1, max_size=12),
+    seeds_per_dc=st.integers(min_value=1, max_value=4),
+    max_rf=st.integers(min_value=1, max_value=5),
+)
+def test_properties_of_any_inventory(dcs, seeds_per_dc, max_rf):
+    nodes = [f"h{i}" for i in range(len(dcs))]
+    hostvars = {
+        h: {"cassandra_dc": dc, "ansible_host": f"10.1.0.{i + 1}"}
+        for i, (h, dc) in enumerate(zip(nodes, dcs, strict=True))
+    }
+    topo = ft.fleet_topology(hostvars, nodes, seeds_per_dc=seeds_per_dc, max_rf=max_rf)
+    # every node is in exactly one DC, in inventory order
+    assert [h for members in topo["dcs"].values() for h in members] == sorted(
+        nodes, key=lambda h: (list(topo["dcs"]).index(topo["dc_of"][h]), nodes.index(h))
+    )
+    for dc, members in topo["dcs"].items():
+        seeds = [h for h in topo["seeds"] if topo["dc_of"][h] == dc]
+        assert seeds == members[: min(seeds_per_dc, len(members))]
+        assert 1 <= topo["replication"][dc] == min(len(members), max_rf) <= topo["dc_sizes"][dc]
+    assert topo["seeds"] == [h for h in nodes if h in topo["seeds"]]
