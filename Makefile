@@ -74,8 +74,8 @@ lab-down: venv
 lint: venv
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check roles molecule tests app
-	ruff format --check roles molecule tests app
+	ruff check roles plugins molecule tests app
+	ruff format --check roles plugins molecule tests app
 
 # vagrant/Vagrantfile with Debian's vagrant, offline: no box, no hypervisor. --ignore-provider skips
 # the VirtualBox/libvirt blocks (checking them needs that provider installed); tests/unit/test_vagrant.py
