@@ -121,3 +121,15 @@ def test_dc_drill_failed_the_lost_dcs_fleets_over_and_back():
     assert {r["node"] for r in failback["repairs"]} == {"mdc-dc1-1", "mdc-dc1-2"}
     ingest = {h["host"]: h["ingest"] for h in failback["hosts"]}
     assert ingest == {"mdc-app-1": ["FLEET_PARIS"], "mdc-app-2": ["FLEET_LYON"]}
+
+
+def test_aborted_drill_removed_its_fault_before_failing():
+    """aborted_drill.yml: the fault's gate failed; the run still restored the node and stopped."""
+    report = _report("drill-aborted-")
+    assert report["ok"] is False
+    assert report["abort"]["step"] == "probe and fault"
+    assert "expected nodes down" in report["abort"]["task"]
+    events = [e["event"] for e in report["events"]]
+    order = ["fault injected (kill)", "fault removed", "affected nodes UN", "hints delivered"]
+    assert [e for e in events if e in order] == order, events
+    assert not any(e.startswith("fault seen") for e in events)
