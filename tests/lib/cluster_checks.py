@@ -16,8 +16,9 @@ sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
 import cassandra_filters
 
-NODETOOL = "/opt/cassandra/bin/nodetool"
-CQLSH = "/opt/cqlsh/bin/cqlsh"
+# On every node's PATH (the cassandra role's documented output), whatever its install paths.
+NODETOOL = "nodetool"
+CQLSH = "cqlsh"
 
 
 def inventory() -> str:

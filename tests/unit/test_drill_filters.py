@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-PLUGINS = Path(__file__).resolve().parents[2] / "roles" / "drill" / "filter_plugins"
-sys.path.insert(0, str(PLUGINS))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "roles" / "drill" / "filter_plugins"))
+sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
 import drill_filters as df
+from fleet_etl_stats import fleet_etl_counter_delta
 
 LEVELS = ["ANY", "ONE", "LOCAL_ONE", "LOCAL_QUORUM", "QUORUM", "EACH_QUORUM", "ALL"]
 RF = {"dc1": 2, "dc2": 2}
@@ -44,45 +46,25 @@ def test_nothing_down_everything_survives_and_unknown_levels_are_refused() -> No
         raise AssertionError("SERIAL accepted")
 
 
-def test_counter_delta_and_env_parsing() -> None:
-    before = {"records_written": 10, "records_failed": 1, "degraded_writes": 0, "spooled": 4}
-    after = {"records_written": 60, "records_failed": 1, "degraded_writes": 7, "retries": 9}
-    assert df.drill_counter_delta(after, before) == {
-        "records_written": 50,
-        "records_failed": 0,
-        "degraded_writes": 7,
-        "retries": 9,
-        "requests": 0,
-        # lower than before: the ETL restarted (a failover) and counts from 0 again
-        "spooled": 0,
-        "replayed": 0,
-        "dropped": 0,
-    }
-    # the totals, kept across the ETL's restarts, win when both snapshots have them
-    before["totals"] = {"records_written": 10, "spooled": 4}
-    after["totals"] = {"records_written": 75, "spooled": 9}
-    delta = df.drill_counter_delta(after, before)
-    assert (delta["records_written"], delta["spooled"]) == (65, 5)
-    env = "# managed\nFLEET_LOCAL_DC=dc1\n\nFLEET_FLEETS=FLEET_PARIS,FLEET_LYON\n"
-    assert df.drill_env(env) == {"FLEET_LOCAL_DC": "dc1", "FLEET_FLEETS": "FLEET_PARIS,FLEET_LYON"}
-
-
 def _etl(host: str, dc: str, spooled: int = 0, failed: int = 0, lost: int = 0) -> dict:
     """An ETL host's view in a drill of dc1: app-1 (dc1) could not write and spooled."""
-    return {
+    before = {"records_written": 100, "spooled": 0, "replayed": 0}
+    seen = {"records_written": 110, "spooled": spooled // 2}
+    after = {
+        "records_written": 900,
+        "records_failed": failed,
+        "spooled": spooled,
+        "replayed": spooled,
+        "dropped": 0,
+        "spool": {"pending_records": 0},
+    }
+    return {  # as playbooks/includes/drill.yml builds it from role fleet_etl's snapshots
         "host": host,
         "dc": dc,
         "levels": ["LOCAL_QUORUM", "LOCAL_ONE"],
-        "before": {"records_written": 100, "spooled": 0, "replayed": 0},
-        "seen": {"records_written": 110, "spooled": spooled // 2},
-        "after": {
-            "records_written": 900,
-            "records_failed": failed,
-            "spooled": spooled,
-            "replayed": spooled,
-            "dropped": 0,
-            "spool": {"pending_records": 0},
-        },
+        "delta": fleet_etl_counter_delta(after, before),
+        "during": fleet_etl_counter_delta(seen, before),
+        "after": after,
         "verify": {
             "generated": 800,
             "lost_total": lost,
@@ -220,10 +202,10 @@ def test_under_a_partition_the_cut_off_dcs_etl_writes_on_its_side() -> None:
     data = _data()
     data["plan"]["fault"] = "partition"
     for etl in data["etls"]:  # nobody spooled: each side wrote to its own DC
-        etl["after"]["spooled"] = etl["after"]["replayed"] = 0
+        etl["delta"]["spooled"] = etl["delta"]["replayed"] = 0
     app1 = df.drill_build_report(data)["etls"][0]
     assert app1["host"] == "app-1" and app1["expected_to_survive"] is True
-    data["etls"][0]["after"]["spooled"] = 3  # app-1 could not write to its own DC: a failure
+    data["etls"][0]["delta"]["spooled"] = 3  # app-1 could not write to its own DC: a failure
     failed = [c["check"] for c in df.drill_build_report(data)["checks"] if not c["ok"]]
     assert failed == ["app-1: its ETL lost no write"]
 
@@ -243,21 +225,3 @@ def test_the_watching_dashboard_must_answer_every_round_of_the_fault() -> None:
     failed = [c["check"] for c in report["checks"] if not c["ok"]]
     assert failed == ["the watching dashboard served every fleet throughout the fault"]
     assert report["pages"]["errors"] == ["NoHostAvailable"]
-
-
-def test_etl_summary_sums_each_hosts_delta_and_is_none_without_an_etl() -> None:
-    before = {"records_written": 10, "records_failed": 0, "spooled": 0}
-    hostvars = {
-        "app-1": {"drill_etl_before": before, "drill_etl_after": {**before, "records_written": 30}},
-        "app-2": {
-            "drill_etl_before": before,
-            "drill_etl_after": {**before, "records_written": 15, "records_failed": 2},
-        },
-    }
-    summary = df.drill_etl_summary(["app-1", "app-2"], hostvars)
-    assert (summary["records_written"], summary["records_failed"], summary["spooled"]) == (25, 2, 0)
-    assert [(h["host"], h["records_written"]) for h in summary["hosts"]] == [
-        ("app-1", 20),
-        ("app-2", 5),
-    ]
-    assert df.drill_etl_summary([], hostvars) is None

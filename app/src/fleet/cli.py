@@ -45,6 +45,7 @@ from fleet.csv_source import (
     write_points,
     write_points_file,
 )
+from fleet.dashboard.launch import DEFAULT_ADDRESS, DEFAULT_PORT
 from fleet.etl import (
     EtlOptions,
     EtlResult,
@@ -741,11 +742,15 @@ def generate(app: AppContext, out: Path, records: int, end: datetime, interval: 
 
 @cli.command()
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="HTTP port."
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="HTTP port.",
 )
 @click.option(
     "--address",
-    default="127.0.0.1",
+    default=DEFAULT_ADDRESS,
     show_default=True,
     help="Address to listen on (0.0.0.0: every interface).",
 )

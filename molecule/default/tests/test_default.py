@@ -26,6 +26,15 @@ def test_release_is_installed_from_the_pinned_tarball(host):
     assert host.file("/opt/apache-cassandra-5.0.9/lib/cassandra-all-5.0.9.jar").exists
 
 
+def test_nodetool_and_cqlsh_are_on_the_path_and_the_jvm_loads_the_releases_jamm(host):
+    assert host.run("nodetool version").stdout.startswith("ReleaseVersion: 5.0.9")
+    assert host.run("cqlsh --version").stdout.startswith("cqlsh ")
+    jamm = host.run("ls /opt/cassandra/lib/ | grep '^jamm-.*[.]jar$'").stdout.split()
+    assert len(jamm) == 1
+    java = host.process.get(comm="java")
+    assert f"-javaagent:/opt/cassandra/lib/{jamm[0]}" in java.args
+
+
 def test_service_runs_as_cassandra_with_explicit_heap(host):
     service = host.service("cassandra")
     assert service.is_running

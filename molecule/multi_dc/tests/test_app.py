@@ -185,7 +185,7 @@ def test_spool_keeps_what_the_etl_cannot_write_through_a_kill_and_replays_it(hos
     until = host.check_output("date -u -d '-20 seconds' +%Y-%m-%dT%H:%M:%SZ")
     verify = host.run(
         "set -a; . /etc/fleet/fleet.env; . /etc/fleet/etl.env; set +a; "
-        "/opt/fleet/venv/bin/fleet etl verify --ledger-dir /var/lib/fleet-etl/ledger "
+        "fleet etl verify --ledger-dir /var/lib/fleet-etl/ledger "
         f"--since {since} --until {until} --dc dc1 --dc dc2 --json"
     )
     report = json.loads(verify.stdout)

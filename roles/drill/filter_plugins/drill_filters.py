@@ -42,63 +42,6 @@ def drill_expected_levels(
     return {level: rules[level] for level in levels}
 
 
-COUNTERS = (
-    "records_written",
-    "records_failed",
-    "degraded_writes",
-    "retries",
-    "requests",
-    "spooled",
-    "replayed",
-    "dropped",
-)
-
-
-def drill_counter_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
-    """Difference of the ETL's counters between two snapshots of its stats file.
-
-    Its ``totals`` (kept across restarts: a failover restarts the ETL) when both have them.
-    Otherwise a counter that went down means a restart in between: the later process counted
-    from 0, so its value is the delta's lower bound.
-    """
-    if "totals" in after and "totals" in before:
-        after, before = after["totals"], before["totals"]
-    delta = {}
-    for key in COUNTERS:
-        a, b = int(after.get(key) or 0), int(before.get(key) or 0)
-        delta[key] = a - b if a >= b else a
-    return delta
-
-
-def drill_etl_summary(hosts: list[str], hostvars: Any) -> dict[str, Any] | None:
-    """The streaming ETLs' counters during an operation, between the ``drill_etl_before`` and
-    ``drill_etl_after`` snapshots (tasks/etl_stats.yml) of each host: per host and summed; None
-    when there is no ETL (nothing measured)."""
-    per_host = [
-        {
-            "host": host,
-            **drill_counter_delta(
-                hostvars[host]["drill_etl_after"], hostvars[host]["drill_etl_before"]
-            ),
-        }
-        for host in hosts
-    ]
-    if not per_host:
-        return None
-    return {**{key: sum(e[key] for e in per_host) for key in COUNTERS}, "hosts": per_host}
-
-
-def drill_env(text: str) -> dict[str, str]:
-    """KEY=VALUE lines of an env file (comments and blank lines skipped)."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
-
-
 def _offsets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     start = events[0]["t"] if events else 0.0
     return [{**e, "offset_s": round(float(e["t"]) - float(start), 1)} for e in events]
@@ -115,9 +58,10 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
     """Assemble the drill's report from what the playbook collected, and judge it.
 
     ``data`` keys: plan, events, ring, expected, replication (the keyspace's, per DC), etls (one
-    per ETL host: host, dc, levels (its consistency then fallback), stats snapshots before /
-    seen / after, verify: its ledger's read-back), failover (the survivors' results), dashboard,
-    probe, repairs, fail_on_unexpected.
+    per ETL host: host, dc, levels (its consistency then fallback), delta (its counters over the
+    drill) and during (until the fault was seen), both by the fleet_etl_counter_delta filter,
+    after (its last counters), verify: its ledger's read-back), failover (the survivors'
+    results), dashboard, probe, repairs, fail_on_unexpected.
     """
     events = _offsets(list(data.get("events") or []))
     probe = data["probe"]
@@ -164,9 +108,9 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
     replication = data.get("replication") or {}
     etls = []
     for e in data.get("etls") or []:
-        if e.get("before") is None or e.get("after") is None:
+        if e.get("delta") is None or e.get("after") is None:
             continue
-        delta = drill_counter_delta(e["after"], e["before"])
+        delta = e["delta"]
         levels = [lv for lv in e.get("levels") or [] if lv]
         survives = any(
             drill_expected_levels(levels, replication, _down_for(e, data), e["dc"]).values()
@@ -175,7 +119,7 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         missing = {
             dc: int(r.get("missing", 0)) for dc, r in (verify.get("read_back") or {}).items()
         }
-        during = drill_counter_delta(e.get("seen") or e["before"], e["before"])
+        during = e.get("during") or {"records_written": 0, "spooled": 0}
         row = {
             "host": e["host"],
             "dc": e["dc"],
@@ -346,9 +290,6 @@ class FilterModule:
     def filters(self) -> dict[str, object]:
         return {
             "drill_expected_levels": drill_expected_levels,
-            "drill_counter_delta": drill_counter_delta,
-            "drill_etl_summary": drill_etl_summary,
-            "drill_env": drill_env,
             "drill_build_report": drill_build_report,
             "drill_pages_summary": drill_pages_summary,
         }
