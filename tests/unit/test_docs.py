@@ -247,3 +247,15 @@ def test_the_inventory_graphs_shown_are_ansibles(doc, inventory):
     result = run_ansible("ansible-inventory", "-i", inventory, "--graph")
     assert result.returncode == 0, result.stderr
     assert shown == result.stdout
+
+
+def test_the_cassandra_roles_example_is_playbooks_cassandra_yml():
+    """The role's README shows the plays that build a cluster; they are playbooks/cassandra.yml's,
+    which site.yml and both Molecule scenarios run, so the example cannot drift from what runs."""
+    readme = (ROOT / "roles" / "cassandra" / "README.md").read_text()
+    example = re.search(r"## Example\n.*?```yaml\n(.*?)```", readme, re.S)
+    assert example, "no yaml example in roles/cassandra/README.md"
+    playbook = (ROOT / "playbooks" / "cassandra.yml").read_text()
+    assert example.group(1) == playbook[playbook.index("- name: ") :]
+    site = (ROOT / "playbooks" / "site.yml").read_text()
+    assert "ansible.builtin.import_playbook: cassandra.yml" in site
