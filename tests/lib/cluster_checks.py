@@ -1,5 +1,7 @@
 """Helpers shared by the Molecule testinfra suites: run cqlsh/nodetool on a node and parse
-the output with the same parsers the Ansible role uses (plugins/filter/cassandra_filters.py)."""
+the output with the same parsers the Ansible role uses (plugins/filter/cassandra_filters.py),
+and the cluster the scenario's inventory describes (plugins/filter/fleet_topology.py, as the
+roles derive it), so that no test restates a host, a DC, a seed or a replication factor."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
 import cassandra_filters
+import fleet_topology
 
 # On every node's PATH (the cassandra role's documented output), whatever its install paths.
 NODETOOL = "nodetool"
@@ -43,6 +46,21 @@ def get_host(name: str) -> Any:
 
 def host_vars(name: str) -> dict[str, Any]:
     return runner().get_variables(name)
+
+
+def topology(max_rf_var: str = "cassandra_system_keyspaces_max_rf", max_rf: int = 3) -> dict:
+    """The cluster as the inventory describes it (nodes, addresses, dc_of, dcs, seeds,
+    replication capped by the inventory's `max_rf_var`, else the role default `max_rf`)."""
+    nodes, apps = hosts("cassandra"), hosts("fleet_app")
+    variables = {name: host_vars(name) for name in nodes + apps}
+    first = variables[nodes[0]]
+    return fleet_topology.fleet_topology(
+        variables,
+        nodes,
+        apps,
+        seeds_per_dc=int(first.get("cassandra_seeds_per_dc", 1)),
+        max_rf=int(first.get(max_rf_var, max_rf)),
+    )
 
 
 def resolved(variables: dict[str, Any], value: Any) -> Any:

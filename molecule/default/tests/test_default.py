@@ -62,8 +62,9 @@ def test_ports(host):
 
 def test_node_is_up_normal_in_its_dc_and_rack(host):
     nodes = cc.status(host)
+    variables = host.ansible.get_variables()
     assert [(n["address"], n["status_state"], n["dc"], n["rack"]) for n in nodes] == [
-        (cc.address(host), "UN", "dc1", "rack1")
+        (cc.address(host), "UN", variables["cassandra_dc"], variables["cassandra_rack"])
     ]
 
 
@@ -72,7 +73,7 @@ def test_admin_logs_in_and_default_superuser_is_refused(host):
 
 
 def test_system_keyspaces_use_network_topology(host):
-    cc.assert_system_replication(host, {"dc1": 1})
+    cc.assert_system_replication(host, cc.topology()["replication"])  # one node: RF 1
 
 
 def test_cql_is_tls_only_with_the_deployment_ca(host):

@@ -47,21 +47,22 @@ def test_settings_and_secrets_are_private(host):
     for name in ("etl.env", "dashboard.env"):  # read by systemd only
         f = host.file(f"/etc/fleet/{name}")
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
-    dc = host.ansible.get_variables()["fleet_app_local_dc"]
+    variables = host.ansible.get_variables()
+    dc, fleets_by_dc = variables["fleet_app_local_dc"], variables["fleet_app_fleets_by_dc"]
     settings = host.file("/etc/fleet/fleet.env").content_string
     assert f"FLEET_LOCAL_DC={dc}" in settings
-    # every dashboard shows every fleet; each ETL ingests its own DC's share
-    assert "FLEET_FLEETS=FLEET_PARIS,FLEET_LYON" in settings
-    share = {"dc1": "FLEET_PARIS", "dc2": "FLEET_LYON"}[dc]
-    assert f"FLEET_INGEST_FLEETS={share}" in settings
+    # every dashboard shows every fleet, in DC order; each ETL ingests its own DC's share
+    every_fleet = [fleet for fleets in fleets_by_dc.values() for fleet in fleets]
+    assert f"FLEET_FLEETS={','.join(every_fleet)}" in settings
+    assert f"FLEET_INGEST_FLEETS={','.join(fleets_by_dc[dc])}" in settings
     assert not host.file("/etc/fleet/failover.env").exists  # failed back after the DC drill
 
 
 def test_each_etls_fleet_is_written_now_and_read_in_the_other_dc(host):
     env = _settings(host)
     dc, fleet = env["FLEET_LOCAL_DC"], env["FLEET_INGEST_FLEETS"]
-    other = next(d for d in ("dc1", "dc2") if d != dc)
-    reader = cc.get_host(cc.hosts(other)[0])
+    other = next(d for d in cc.topology()["dcs"] if d != dc)
+    reader = cc.get_host(cc.topology()["dcs"][other][0])
     now_ms = int(reader.check_output("date +%s%3N"))
     out = cc.cql(
         reader,

@@ -1,4 +1,5 @@
-"""Two data centers of two nodes each, as deployed by playbooks/site.yml."""
+"""The data centers of the scenario's inventory (two of two nodes), as deployed by
+playbooks/site.yml: every expectation is derived from the inventory (cc.topology())."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
 import cluster_checks as cc
 
 testinfra_hosts = cc.hosts("cassandra")
+TOPOLOGY = cc.topology()
 
 
 def test_every_node_sees_two_up_normal_nodes_per_dc(host):
@@ -20,7 +22,7 @@ def test_every_node_sees_two_up_normal_nodes_per_dc(host):
     by_dc: dict[str, list[str]] = {}
     for node in nodes:
         by_dc.setdefault(node["dc"], []).append(node["status_state"])
-    assert by_dc == {"dc1": ["UN", "UN"], "dc2": ["UN", "UN"]}
+    assert by_dc == {dc: ["UN"] * len(members) for dc, members in TOPOLOGY["dcs"].items()}
 
 
 def test_one_schema_version_and_gossiping_snitch(host):
@@ -28,7 +30,7 @@ def test_one_schema_version_and_gossiping_snitch(host):
     versions = cc.cassandra_filters.cassandra_schema_versions(out)
     assert len(versions) == 1, versions
     assert "UNREACHABLE" not in versions
-    assert len(next(iter(versions.values()))) == 4
+    assert len(next(iter(versions.values()))) == len(TOPOLOGY["nodes"])
     info = cc.cassandra_filters.cassandra_describecluster(out)
     assert info["snitch"].endswith("GossipingPropertyFileSnitch")
 
@@ -43,7 +45,10 @@ def test_node_reports_its_inventory_dc_and_rack(host):
 
 def test_seeds_are_the_first_node_of_each_dc(host):
     yaml = host.file("/etc/cassandra/cassandra.yaml").content_string
-    assert "- seeds: 10.213.30.11:7000,10.213.30.21:7000" in yaml
+    port = host.ansible.get_variables().get("cassandra_storage_port", 7000)
+    seeds = ",".join(f"{TOPOLOGY['addresses'][seed]}:{port}" for seed in TOPOLOGY["seeds"])
+    assert [dcs[0] for dcs in TOPOLOGY["dcs"].values()] == TOPOLOGY["seeds"]
+    assert f"- seeds: {seeds}" in yaml
 
 
 def test_admin_logs_in_and_default_superuser_is_refused(host):
@@ -51,22 +56,24 @@ def test_admin_logs_in_and_default_superuser_is_refused(host):
 
 
 def test_system_keyspaces_replicate_to_both_dcs(host):
-    cc.assert_system_replication(host, {"dc1": 2, "dc2": 2})
+    cc.assert_system_replication(host, TOPOLOGY["replication"])
 
 
 @pytest.fixture(scope="module")
 def dc_hosts():
-    return {dc: [cc.get_host(h) for h in cc.hosts(dc)] for dc in ("dc1", "dc2")}
+    return {dc: [cc.get_host(h) for h in members] for dc, members in TOPOLOGY["dcs"].items()}
 
 
 # Runs once (it does not take the per-host `host` fixture): a row written at LOCAL_QUORUM
-# through dc1 is read back at LOCAL_QUORUM through dc2.
-def test_local_quorum_write_in_dc1_is_read_in_dc2(dc_hosts):
-    writer, reader = dc_hosts["dc1"][0], dc_hosts["dc2"][0]
+# through the first DC is read back at LOCAL_QUORUM through the last.
+def test_local_quorum_write_in_one_dc_is_read_in_the_other(dc_hosts):
+    (first, *_, last) = dc_hosts
+    writer, reader = dc_hosts[first][0], dc_hosts[last][0]
+    replication = ", ".join(f"'{dc}': {rf}" for dc, rf in TOPOLOGY["replication"].items())
     marker = str(uuid.uuid4())
     setup = (
         "CREATE KEYSPACE IF NOT EXISTS molecule_check WITH replication = "
-        "{'class': 'NetworkTopologyStrategy', 'dc1': 2, 'dc2': 2}; "
+        f"{{'class': 'NetworkTopologyStrategy', {replication}}}; "
         "CREATE TABLE IF NOT EXISTS molecule_check.kv (k text PRIMARY KEY, v text); "
         "CONSISTENCY LOCAL_QUORUM; "
         f"INSERT INTO molecule_check.kv (k, v) VALUES ('probe', '{marker}');"

@@ -6,13 +6,27 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
+
+import cluster_checks as cc
+
 REPORTS = Path(os.environ.get("FLEET_REPORTS_DIR", "/nonexistent"))
-NODES = {"mdc-dc1-1", "mdc-dc1-2", "mdc-dc2-1", "mdc-dc2-2"}
+# The scenario's hosts, from its inventory: nodes and their DCs in inventory order, the ETL hosts
+# by DC and the fleets each DC ingests.
+NODES = cc.hosts("cassandra")
+DC_OF = {node: cc.host_vars(node)["cassandra_dc"] for node in NODES}
+DCS = list(dict.fromkeys(DC_OF.values()))
+ETLS = {cc.host_vars(host)["fleet_app_local_dc"]: host for host in cc.hosts("fleet_etl")}
+FLEETS_BY_DC = cc.host_vars(cc.hosts("fleet_etl")[0])["fleet_app_fleets_by_dc"]
+# The DC drills stop the first app host's DC (drill_target_dc's default).
+LOST_DC = cc.host_vars(cc.hosts("fleet_app")[0])["fleet_app_local_dc"]
+(SURVIVING_DC,) = [dc for dc in DCS if dc != LOST_DC]
 
 
 def _report(prefix: str) -> dict[str, Any]:
@@ -27,8 +41,8 @@ def test_rolling_restart_restarted_every_node_dc_by_dc_without_etl_failures():
     report = _report("rolling-restart-")
     assert report["ok"] is True
     nodes = report["nodes"]
-    assert {n["node"] for n in nodes} == NODES
-    assert [n["dc"] for n in nodes] == ["dc1", "dc1", "dc2", "dc2"]
+    assert {n["node"] for n in nodes} == set(NODES)
+    assert [n["dc"] for n in nodes] == [DC_OF[node] for node in NODES]  # DC by DC
     for node in nodes:  # every node went through drain -> restart -> gates, each phase timed
         assert float(node["drain_s"]) > 0 and float(node["ready_s"]) > 0, node
     assert report["etl"]["records_written"] > 0
@@ -41,7 +55,7 @@ def test_certificates_and_ca_rotated_on_every_node_without_restart_or_etl_failur
     ca = report["ca"]
     assert ca["rotated"] is True and ca["before"]["issuer"] != ca["after"]["issuer"]
     nodes = report["nodes"]
-    assert {n["node"] for n in nodes} == NODES
+    assert {n["node"] for n in nodes} == set(NODES)
     for node in nodes:  # both ports serve a new serial from the new CA, from the same process
         assert node["serial_before"] != node["serial_after"], node
         assert node["issuer_before"] == ca["before"]["issuer"], node
@@ -54,7 +68,7 @@ def test_certificates_and_ca_rotated_on_every_node_without_restart_or_etl_failur
 def test_repair_repaired_every_node_primary_range():
     report = _report("repair-")
     assert report["ok"] is True and report["mode"] == "full"
-    assert {n["node"] for n in report["nodes"]} == NODES
+    assert {n["node"] for n in report["nodes"]} == set(NODES)
     for node in report["nodes"]:
         assert "repair -full -pr" in node["command"]
         assert node["sessions"] > 0 and "finished" in node["summary"]
@@ -74,7 +88,7 @@ def test_drill_lost_no_acknowledged_write(prefix, survive, refuse):
     assert report["ok"] is True, [c for c in report["checks"] if not c["ok"]]
     probe = report["probe"]
     assert probe["lost_total"] == 0
-    assert set(probe["datacenters"]) == {"dc1", "dc2"}
+    assert set(probe["datacenters"]) == set(DCS)
     expected = report["expected_to_survive"]
     assert {lv for lv, ok in expected.items() if ok} == survive
     assert {lv for lv, ok in expected.items() if not ok} == refuse
@@ -87,7 +101,7 @@ def test_drill_lost_no_acknowledged_write(prefix, survive, refuse):
             assert row["lost"] == 0, (dc, level, row)
     # Every reading every ETL generated is in both DCs, and the dashboard answered.
     assert report["rpo_readings_lost"] == 0
-    assert {e["host"] for e in report["etls"]} == {"mdc-app-1", "mdc-app-2"}
+    assert {e["host"] for e in report["etls"]} == set(ETLS.values())
     for etl in report["etls"]:
         assert etl["generated"] > 0 and etl["lost"] == 0 and etl["dropped"] == 0, etl
         assert etl["spool_pending_after"] == 0, etl
@@ -98,29 +112,32 @@ def test_drill_lost_no_acknowledged_write(prefix, survive, refuse):
 
 
 def test_dc_drill_failed_the_lost_dcs_fleets_over_and_back():
+    lost_etl, surviving_etl = ETLS[LOST_DC], ETLS[SURVIVING_DC]
+    lost_fleets, surviving_fleets = FLEETS_BY_DC[LOST_DC], FLEETS_BY_DC[SURVIVING_DC]
+    all_fleets = sorted(lost_fleets + surviving_fleets)
     report = _report("drill-dc-stop-")
-    assert report["target_dcs"] == ["dc1"]
+    assert report["target_dcs"] == [LOST_DC]
     etls = {e["host"]: e for e in report["etls"]}
-    # dc1's ETL could not write: what it generated waited in its spool and was replayed.
-    assert etls["mdc-app-1"]["spooled"] > 0
-    assert etls["mdc-app-1"]["replayed"] >= etls["mdc-app-1"]["spooled"]
-    # dc2's ETL took FLEET_PARIS over; RTO measured from the fault.
-    assert [h["host"] for h in report["failover"]] == ["mdc-app-2"]
-    assert set(report["failover"][0]["ingest"]) == {"FLEET_LYON", "FLEET_PARIS"}
+    # The lost DC's ETL could not write: what it generated waited in its spool and was replayed.
+    assert etls[lost_etl]["spooled"] > 0
+    assert etls[lost_etl]["replayed"] >= etls[lost_etl]["spooled"]
+    # The surviving DC's ETL took the lost DC's fleets over; RTO measured from the fault.
+    assert [h["host"] for h in report["failover"]] == [surviving_etl]
+    assert sorted(report["failover"][0]["ingest"]) == all_fleets
     assert 0 < report["rto_s"] < 300
-    assert report["dashboard"]["during"]["host"] == "mdc-app-2"
-    assert set(report["dashboard"]["during"]["fleets"]) == {"FLEET_PARIS", "FLEET_LYON"}
-    # dc2's dashboard answered every page of both fleets in every round of the outage
+    assert report["dashboard"]["during"]["host"] == surviving_etl
+    assert sorted(report["dashboard"]["during"]["fleets"]) == all_fleets
+    # The surviving DC's dashboard answered every page of every fleet in every round of the outage
     pages = report["pages"]
-    assert pages["fleets"] == ["FLEET_LYON", "FLEET_PARIS"]
+    assert pages["fleets"] == all_fleets
     assert pages["rounds_during_fault"] > 0 and pages["failed_during_fault"] == 0
-    failover = _report("failover-dc1-")
-    assert failover["moved"] == ["FLEET_PARIS"]
+    failover = _report(f"failover-{LOST_DC}-")
+    assert failover["moved"] == lost_fleets
     failback = _report("failback-")
-    assert failback["restored_dcs"] == ["dc1"]
-    assert {r["node"] for r in failback["repairs"]} == {"mdc-dc1-1", "mdc-dc1-2"}
+    assert failback["restored_dcs"] == [LOST_DC]
+    assert {r["node"] for r in failback["repairs"]} == {n for n in NODES if DC_OF[n] == LOST_DC}
     ingest = {h["host"]: h["ingest"] for h in failback["hosts"]}
-    assert ingest == {"mdc-app-1": ["FLEET_PARIS"], "mdc-app-2": ["FLEET_LYON"]}
+    assert ingest == {lost_etl: lost_fleets, surviving_etl: surviving_fleets}
 
 
 def test_aborted_drill_removed_its_fault_before_failing():
