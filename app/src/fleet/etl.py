@@ -38,6 +38,7 @@ from fleet.plan import (
 )
 from fleet.replay import SpoolReplay
 from fleet.schema import DEVICE_HOURS, DEVICE_MINUTES, DEVICES, ROLLUPS
+from fleet.session import Connection
 from fleet.transform import (
     DeviceHour,
     HourlyRollup,
@@ -45,7 +46,7 @@ from fleet.transform import (
     fleet_hour_rollup,
     validate_point,
 )
-from fleet.writer import Connection, WritePipeline, make_pipeline
+from fleet.writer import WritePipeline, make_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ MAX_LISTED_FAILURES = 20
 CHUNK_SIZE = 50_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class EtlOptions:
     mode: WriteMode = WriteMode.BATCH
     chunk_size: int = CHUNK_SIZE

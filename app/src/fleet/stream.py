@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CONNECT_RETRY_BASE_S = 1.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class StreamOptions:
     interval_s: float = 5.0
     ticks: int | None = None

@@ -1,6 +1,6 @@
 """Cassandra writes: prepared statements and the write pipeline.
 
-Connecting is in :mod:`fleet.session`; its names are re-exported here.
+Connecting is in :mod:`fleet.session`.
 
 Write policy (RF=2 per DC, LOCAL_QUORUM): a quorum of 2 replicas is 2, so one local replica
 down makes writes to its token ranges fail with ``Unavailable`` once the node is known down, and
@@ -50,33 +50,9 @@ from fleet.metrics import Metrics, ProgressReporter
 from fleet.model import TelemetryPoint
 from fleet.plan import MAX_BATCH_STATEMENTS, Mutation, WriteMode, WritePlanner, group_requests
 from fleet.schema import ROLLUP_TABLES, TABLES
-from fleet.session import (  # re-exported: commands and tests import them from here
-    CONNECT_TIMEOUT_S,
-    DEGRADED_PROFILE,
-    Connection,
-    ConnectionCheckError,
-    build_cluster,
-    connect,
-    explain_no_host,
-    known_datacenters,
-)
+from fleet.session import DEGRADED_PROFILE, Connection
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "CONNECT_TIMEOUT_S",
-    "DEGRADED_PROFILE",
-    "Connection",
-    "ConnectionCheckError",
-    "PipelineOptions",
-    "StatementBinder",
-    "WritePipeline",
-    "build_cluster",
-    "connect",
-    "explain_no_host",
-    "known_datacenters",
-    "make_pipeline",
-]
 
 POLL_EVERY = 256  # records planned between two looks at the in-flight requests
 

@@ -69,7 +69,7 @@ def it_settings(it_env: dict[str, str]) -> Settings:
 @pytest.fixture(scope="session")
 def conn(it_settings: Settings) -> Iterator[Any]:
     """Connected, schema applied once; the keyspace is dropped afterwards."""
-    from fleet.writer import connect
+    from fleet.session import connect
 
     connection = connect(it_settings, require_keyspace=False)
     try:

@@ -401,7 +401,7 @@ def test_batch_and_async_modes_write_the_same_rows(with_fleets: Callable[..., An
 
 
 def test_connection_check_names_the_problem(it_settings: Any) -> None:
-    from fleet.writer import ConnectionCheckError, connect
+    from fleet.session import ConnectionCheckError, connect
 
     with pytest.raises(ConnectionCheckError, match=r"local DC 'nowhere' is unknown.*it has"):
         connect(replace(it_settings, local_dc="nowhere"))

@@ -32,8 +32,9 @@ from fleet.schema import (
     render_schema,
     split_statements,
 )
+from fleet.session import Connection
 from fleet.transform import SEVERITIES, RollupKey
-from fleet.writer import Connection, PipelineOptions, WritePipeline
+from fleet.writer import PipelineOptions, WritePipeline
 
 
 def primary_keys() -> dict[str, tuple[str, ...]]:

@@ -117,14 +117,14 @@ def test_import_with_a_bad_header_exits_2(tmp_path: Path) -> None:
 @pytest.fixture
 def memory_cluster(db: Any, connection: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     """``fleet`` commands connect to the in-memory stand-in (see conftest.py)."""
-    import fleet.writer
+    import fleet.session
 
     def connect(settings: Any, require_keyspace: bool = True) -> Any:
         conn = connection()
         conn.settings = settings
         return conn
 
-    monkeypatch.setattr(fleet.writer, "connect", connect)
+    monkeypatch.setattr(fleet.session, "connect", connect)
     return db
 
 
@@ -239,7 +239,7 @@ def test_bench_schema_is_the_app_schema_plus_copy_table_and_grants() -> None:
 def test_graceful_stop_sets_stop_on_the_first_signal_and_aborts_on_the_second() -> None:
     import signal
 
-    from fleet.cli import graceful_stop
+    from fleet.cli.context import graceful_stop
 
     before = signal.getsignal(signal.SIGTERM)
     with graceful_stop() as stop:

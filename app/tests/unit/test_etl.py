@@ -18,6 +18,7 @@ from fleet.generator import generate_history
 from fleet.model import TelemetryPoint
 from fleet.plan import WriteMode
 from fleet.schema import ALERTS, DEVICE_MINUTES, ROLLUPS
+from fleet.session import Connection
 from fleet.stream import StreamOptions, run_stream
 from fleet.transform import (
     RollupKey,
@@ -26,7 +27,6 @@ from fleet.transform import (
     evaluate_alerts,
     rollup_write_timestamp,
 )
-from fleet.writer import Connection
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_telemetry.csv"
 END = datetime(2025, 6, 16, 9, 0, tzinfo=UTC)

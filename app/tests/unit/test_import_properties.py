@@ -32,8 +32,8 @@ from fleet.etl import EtlOptions, EtlRun, check_csv, run_import
 from fleet.generator import FleetSimulator, generate_history
 from fleet.model import CITIES, TelemetryPoint
 from fleet.schema import TELEMETRY_BY_DEVICE
+from fleet.session import Connection
 from fleet.transform import RANGES, validate_point
-from fleet.writer import Connection
 
 # A run of the whole file takes ~15 s here on 2 slow cores; the fixtures (db, tmp_path) are
 # shared by a test's examples, which clear what they use.

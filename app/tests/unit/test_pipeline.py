@@ -18,8 +18,9 @@ from fleet.metrics import Metrics
 from fleet.model import TelemetryPoint
 from fleet.plan import Mutation, WriteMode, WritePlanner, rollup_mutation
 from fleet.schema import ALERTS, LATEST_BY_FLEET, ROLLUPS, TELEMETRY_BY_DEVICE
+from fleet.session import DEGRADED_PROFILE
 from fleet.transform import HourlyRollup, RollupKey
-from fleet.writer import DEGRADED_PROFILE, PipelineOptions, WritePipeline
+from fleet.writer import PipelineOptions, WritePipeline
 
 T0 = datetime(2025, 6, 16, 8, 0, tzinfo=UTC)
 Script = Callable[[tuple[Mutation, ...], str, int], BaseException | None]

@@ -18,10 +18,9 @@ import fleet.stream
 from fleet.etl import EtlOptions
 from fleet.ledger import Ledger, generated_keys, read_ticks
 from fleet.model import to_millis
-from fleet.session import ConnectionCheckError
+from fleet.session import Connection, ConnectionCheckError
 from fleet.spool import Spool
 from fleet.stream import StreamOptions, run_stream
-from fleet.writer import Connection
 
 QUIET = EtlOptions(progress_interval_s=0, rollups=False)
 START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
