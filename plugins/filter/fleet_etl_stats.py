@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# The counters the ETL keeps in its stats file's `totals` (fleet.metrics.TOTALS: the controller
+# may not have the app installed; tests/unit/test_fleet_etl_stats.py checks they are equal).
 COUNTERS = (
     "records_written",
     "records_failed",

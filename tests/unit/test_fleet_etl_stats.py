@@ -70,3 +70,11 @@ def test_summary_sums_each_hosts_delta_and_is_none_without_an_etl() -> None:
         == 0
     )
     assert fleet_etl_summary([], hostvars) is None
+
+
+def test_the_counters_are_those_the_etl_keeps_in_its_stats_file() -> None:
+    """The filter runs on the controller without the app; its list is the stats file's `totals`
+    (fleet.metrics.TOTALS), checked here so that the two cannot drift."""
+    from fleet.metrics import TOTALS
+
+    assert COUNTERS == TOTALS
