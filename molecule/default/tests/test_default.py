@@ -31,8 +31,11 @@ def test_nodetool_and_cqlsh_are_on_the_path_and_the_jvm_loads_the_releases_jamm(
     assert host.run("cqlsh --version").stdout.startswith("cqlsh ")
     jamm = host.run("ls /opt/cassandra/lib/ | grep '^jamm-.*[.]jar$'").stdout.split()
     assert len(jamm) == 1
-    java = host.process.get(comm="java")
-    assert f"-javaagent:/opt/cassandra/lib/{jamm[0]}" in java.args
+    # The JVM reads its options from this file (@argument file) and would not start without the
+    # agent's jar.
+    options = host.file("/etc/cassandra/jvm-server.options").content_string.splitlines()
+    assert f"-javaagent:/opt/cassandra/lib/{jamm[0]}" in options
+    assert host.service("cassandra").is_running
 
 
 def test_service_runs_as_cassandra_with_explicit_heap(host):
