@@ -9,24 +9,21 @@ end-to-end tests (Debian's ``chromium``).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import streamlit as st
+from playwright.sync_api import Page
 from streamlit.testing.v1 import AppTest
 
 from fleet.dashboard import state
 from fleet.dashboard.launch import APP
 
-from .cdp import Browser
 from .test_degrade import assert_no_dump, banners
-from .test_e2e import PAGE_STATE, free_port, open_browser, running_dashboard
+from .test_e2e import free_port, open_page, page_state, running_dashboard
 
 LOCAL_DC = os.environ.get("FLEET_IT_LOCAL_DC") or "dc1"
 OTHER = "app-2@dc-other=http://127.0.0.1:9/"
-BODY_TEXT = "document.body.innerText"
 
 
 def unreachable_environment() -> dict[str, str]:
@@ -73,29 +70,23 @@ def test_nothing_listening_shows_the_banner_and_retry(unreachable: dict[str, str
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from open_browser()
+def page() -> Iterator[Page]:
+    yield from open_page()
 
 
 @pytest.mark.integration
 @pytest.mark.e2e
-def test_deployed_command_shows_the_banner_in_the_browser(browser: Browser) -> None:
+def test_deployed_command_shows_the_banner_in_the_browser(page: Page) -> None:
     env = unreachable_environment()
     with running_dashboard(env) as url:
-        browser.open(f"{url}/")
-        deadline = time.monotonic() + 60
-        page: Any = None
-        while time.monotonic() < deadline:
-            page = browser.evaluate(PAGE_STATE)
-            if page and page["errors"]:
-                break
-            time.sleep(0.5)
-        assert page and page["errors"], page
-        assert not page["exceptions"], page["exceptions"]
-        [banner] = page["errors"]
+        page.goto(f"{url}/")
+        shown = page_state(page, "s => s.errors.length > 0", timeout_s=60)
+        assert shown["errors"], shown
+        assert not shown["exceptions"], shown["exceptions"]
+        [banner] = shown["errors"]
         assert f"Data center {LOCAL_DC} cannot answer." in banner
         assert f"cannot reach Cassandra at {env['FLEET_CONTACT_POINTS']}" in banner
         assert "app-2 (dc-other)" in banner
-        text = browser.evaluate(BODY_TEXT)
+        text = page.locator("body").inner_text()
         assert "Retry" in text
         assert "Traceback" not in text and 'File "' not in text
