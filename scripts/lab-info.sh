@@ -32,7 +32,7 @@ $dashboards
                   ansible-vault view inventories/lab/group_vars/all/vault.yml | grep proxy
   Certificates  : signed by the lab's CA, ~/.cache/fleet-tracing/pki/lab/ca.pem (import it in
                   the browser, or: curl --cacert ~/.cache/fleet-tracing/pki/lab/ca.pem -u operator ...)
-  Cluster state : ansible -i inventories/lab cass-dc1-1 -b -m command -a '/opt/cassandra/bin/nodetool status'
+  Cluster state : ansible -i inventories/lab cass-dc1-1 -b -m command -a 'nodetool status'
   CQL (admin)   : podman exec -it cass-dc1-1 cqlsh \$(podman exec cass-dc1-1 hostname -I)
   Remove        : make lab-down
 INFO
