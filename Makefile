@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/pyproject.toml 
 IMAGE = $$(scripts/build-base-image.sh)
 
 .PHONY: help prereqs host-packages venv cassandra-dist wheels app-wheelhouse image lab lab-up lab-down \
-        site lint vagrant-validate unit integration test molecule molecule-default molecule-multi-dc \
+        site lint vagrant-validate unit integration test molecule molecule-default molecule-app molecule-multi-dc \
         report clean bench
 
 help:
@@ -21,7 +21,7 @@ help:
 	@echo "make lab-down   remove the lab hosts"
 	@echo "make bench      the ETL side by side with latte and cqlsh COPY, on the running lab"
 	@echo "make test       lint + unit tests + Molecule scenarios (what CI runs)"
-	@echo "make lint | vagrant-validate | unit | integration | molecule-default | molecule-multi-dc"
+	@echo "make lint | vagrant-validate | unit | integration | molecule-default | molecule-app | molecule-multi-dc"
 	@echo "make report     render docs/report.md to docs/report.pdf"
 
 host-packages:
@@ -103,7 +103,10 @@ molecule-default: prereqs
 molecule-multi-dc: prereqs
 	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s multi_dc
 
-molecule: molecule-default molecule-multi-dc
+molecule-app: prereqs
+	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s app
+
+molecule: molecule-default molecule-app molecule-multi-dc
 
 test: prereqs lint vagrant-validate unit integration molecule
 
