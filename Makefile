@@ -106,7 +106,9 @@ molecule-multi-dc: prereqs
 molecule-app: prereqs
 	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s app
 
-molecule: molecule-default molecule-app molecule-multi-dc
+# molecule-app is not part of `make test` yet: with it, CI took 74 min 55 s here (docs/benchmarks.md),
+# at the edge of its 75-minute budget. It comes back once the multi_dc side effect is shorter.
+molecule: molecule-default molecule-multi-dc
 
 test: prereqs lint vagrant-validate unit integration molecule
 
