@@ -30,7 +30,9 @@ def inventory() -> str:
 
 
 def runner() -> testinfra.utils.ansible_runner.AnsibleRunner:
-    return testinfra.utils.ansible_runner.AnsibleRunner(inventory())
+    """The scenario's inventory, read once per test session (testinfra's own cache per inventory):
+    each new runner would run `ansible-inventory --list` again."""
+    return testinfra.utils.ansible_runner.AnsibleRunner.get_runner(inventory())
 
 
 def hosts(pattern: str) -> list[str]:
