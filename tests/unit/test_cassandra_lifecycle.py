@@ -169,3 +169,21 @@ def test_a_size_round_trips_within_its_unit(value, unit):
     scale = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
     text = f"{value / scale:.2f} {unit}"
     assert abs(lc.cassandra_size_bytes(text) - value) <= scale * 0.01
+
+
+RING = (Path(__file__).parent / "captured" / "nodetool-ring-5.0.9.txt").read_text()
+
+
+def test_ring_tokens_of_every_node_from_a_captured_ring():
+    """`nodetool ring` of the lab (four nodes, 16 tokens each, two DCs), captured 2026-12-03."""
+    tokens = lc.cassandra_ring_tokens(RING)
+    assert sorted(tokens) == ["10.213.10.11", "10.213.10.12", "10.213.10.21", "10.213.10.22"]
+    assert all(len(t) == 16 for t in tokens.values())
+    every = [int(t) for ts in tokens.values() for t in ts]
+    assert len(set(every)) == 64  # vnodes: no token shared between nodes
+    assert tokens["10.213.10.11"] == sorted(tokens["10.213.10.11"], key=int)
+    assert "-8983382535157281892" in tokens["10.213.10.11"]
+
+
+def test_a_ring_without_node_rows_gives_no_tokens():
+    assert lc.cassandra_ring_tokens("Datacenter: dc1\n==========\n") == {}
