@@ -48,14 +48,18 @@ def cassandra_size_bytes(text: str) -> int:
     return int(float(match.group("value")) * _UNITS[match.group("unit") or "bytes"])
 
 
-def cassandra_ring_tokens(text: str) -> dict[str, list[str]]:
-    """`nodetool ring`: {address: [its tokens, sorted as integers]}."""
+def cassandra_ring_tokens(
+    text: str, address: str | None = None
+) -> dict[str, list[str]] | list[str]:
+    """`nodetool ring`: {address: [its tokens, sorted as integers]}; given an address, that
+    node's tokens only ([] when the ring does not list it)."""
     tokens: dict[str, list[int]] = {}
     for line in text.splitlines():
         match = _RING_LINE.match(line.strip())
         if match:
             tokens.setdefault(match.group("address"), []).append(int(match.group("token")))
-    return {address: [str(t) for t in sorted(values)] for address, values in tokens.items()}
+    ring = {node: [str(t) for t in sorted(values)] for node, values in tokens.items()}
+    return ring if address is None else ring.get(address, [])
 
 
 Status = Sequence[Mapping[str, str]]

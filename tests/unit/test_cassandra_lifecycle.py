@@ -183,6 +183,8 @@ def test_ring_tokens_of_every_node_from_a_captured_ring():
     assert len(set(every)) == 64  # vnodes: no token shared between nodes
     assert tokens["10.213.10.11"] == sorted(tokens["10.213.10.11"], key=int)
     assert "-8983382535157281892" in tokens["10.213.10.11"]
+    assert lc.cassandra_ring_tokens(RING, "10.213.10.11") == tokens["10.213.10.11"]
+    assert lc.cassandra_ring_tokens(RING, "10.0.0.9") == []
 
 
 def test_a_ring_without_node_rows_gives_no_tokens():
