@@ -34,6 +34,7 @@ from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
     FallthroughRetryPolicy,
+    HostDistance,
     RoundRobinPolicy,
     TokenAwarePolicy,
 )
@@ -131,6 +132,29 @@ def node_connections(conn: Connection) -> list[dict[str, Any]]:
             }
         )
     return sorted(nodes, key=lambda n: (str(n["dc"]), n["address"]))
+
+
+def renew_missing_pools(conn: Connection) -> list[str]:
+    """Ask the driver for the connection pools it lacks to nodes it routes to, and name them.
+
+    When a node accepts the driver's first connection but not yet its pool (the node still
+    starting: "Failed to create connection pool for new host", a timeout), the driver marks the
+    node up and never tries again: on the lab, an ETL started beside its DC's nodes held no
+    connection to one of them after 13 minutes, and the operations' pre-checks refused to run.
+    ``update_created_pools`` creates, in the background, the pool of every node that is up, not
+    ignored by the load-balancing policy, and has none (or a shut-down one)."""
+    pools = conn.session.get_pool_state()
+    distance = conn.cluster.profile_manager.distance
+    missing = [
+        str(host.address)
+        for host in conn.cluster.metadata.all_hosts()
+        if host.is_up
+        and distance(host) != HostDistance.IGNORED
+        and (pools.get(host) is None or pools[host].get("shutdown"))
+    ]
+    if missing:
+        conn.session.update_created_pools()
+    return missing
 
 
 def connect_dc(settings: Settings, dc: str) -> Connection:

@@ -30,12 +30,14 @@ from fleet.generator import FleetSimulator
 from fleet.ledger import Ledger
 from fleet.metrics import Metrics, previous_totals, write_stats
 from fleet.replay import SpoolReplay
-from fleet.session import Connection, ConnectionCheckError, node_connections
+from fleet.session import Connection, ConnectionCheckError, node_connections, renew_missing_pools
 from fleet.spool import Spool
 
 log = logging.getLogger(__name__)
 
 CONNECT_RETRY_BASE_S = 1.0
+# How often the stream asks the driver for the pools it lacks (fleet.session.renew_missing_pools).
+POOL_CHECK_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def run_stream(
     run: EtlRun | None = None
     totals = previous_totals(stream.stats_file) if stream.stats_file is not None else None
     clock = metrics.clock
-    next_due = last_rollup = clock()
+    next_due = last_rollup = last_pool_check = clock()
     done = 0
     try:
         while not stop.is_set():
@@ -198,6 +200,12 @@ def run_stream(
                 run.pump(next_due, stop)
             else:
                 stop.wait(max(0.0, next_due - clock()))
+            if conn is not None and clock() - last_pool_check >= POOL_CHECK_EVERY_S:
+                last_pool_check = clock()
+                if renewed := renew_missing_pools(conn):
+                    log.warning(
+                        "no connection pool to %s: asked the driver for one", ", ".join(renewed)
+                    )
             if stream.stats_file is not None:
                 in_flight = run.pipeline.in_flight if run is not None else 0
                 error = connector.last_error if connector is not None else None

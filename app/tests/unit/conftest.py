@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from cassandra.policies import HostDistance
 
 import fleet.etl as etl
 from fleet.config import load_settings
@@ -66,6 +67,9 @@ class MemoryCassandra:
     def get_pool_state(self) -> dict[Any, dict[str, Any]]:
         """The driver's per-node pools: one open connection to the one node, unless down."""
         return {NODE: {"shutdown": False, "open_count": 0 if self.down else 1}}
+
+    def update_created_pools(self) -> None:
+        """The driver's call that creates missing pools: the fake node always has one."""
 
     def execute_async(self, mutations: tuple[Mutation, ...], *, execution_profile: Any) -> Any:
         error = next((e for m in mutations if (e := self.fail(m)) is not None), None)
@@ -175,7 +179,10 @@ class FakeConnection:
     @property
     def cluster(self) -> Any:
         NODE.is_up = not self.session.down
-        return SimpleNamespace(metadata=SimpleNamespace(all_hosts=lambda: [NODE]))
+        return SimpleNamespace(
+            metadata=SimpleNamespace(all_hosts=lambda: [NODE]),
+            profile_manager=SimpleNamespace(distance=lambda host: HostDistance.LOCAL),
+        )
 
     def close(self) -> None:
         pass
