@@ -106,9 +106,7 @@ molecule-multi-dc: prereqs
 molecule-app: prereqs
 	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s app
 
-# molecule-app is not part of `make test` yet: with it, CI took 74 min 55 s here (docs/benchmarks.md),
-# at the edge of its 75-minute budget. It comes back once the multi_dc side effect is shorter.
-molecule: molecule-default molecule-multi-dc
+molecule: molecule-default molecule-app molecule-multi-dc
 
 test: prereqs lint vagrant-validate unit integration molecule
 
