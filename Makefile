@@ -69,7 +69,7 @@ bench: venv
 	    -e bench_runs=$(BENCH_RUNS)
 
 lab-down: venv
-	ansible-playbook playbooks/lab_down.yml
+	ansible-playbook -i inventories/lab -i inventories/lab-spare playbooks/lab_down.yml
 
 lint: venv
 	yamllint --strict .

@@ -63,10 +63,17 @@ def cassandra_schema_versions(text: str) -> dict[str, list[str]]:
     return versions
 
 
-def cassandra_schema_agreed(text: str) -> bool:
-    """`nodetool describecluster` shows one schema version and no UNREACHABLE node."""
+def cassandra_schema_agreed(text: str, members: list[str] | None = None) -> bool:
+    """`nodetool describecluster` shows one schema version and no UNREACHABLE node.
+
+    With `members` (the ring's addresses), an unreachable address outside the ring is ignored:
+    gossip keeps a decommissioned or replaced node's address for days after it left.
+    """
     versions = cassandra_schema_versions(text)
-    return len(versions) == 1 and "UNREACHABLE" not in versions
+    unreachable = versions.pop("UNREACHABLE", [])
+    if members is not None:
+        unreachable = [address for address in unreachable if address in members]
+    return len(versions) == 1 and not unreachable
 
 
 def cassandra_describecluster(text: str) -> dict[str, str]:

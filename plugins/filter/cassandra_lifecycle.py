@@ -7,6 +7,7 @@ functions of what the nodes report, so every refusal is unit-tested on captured 
 A view or status is `nodetool status` parsed by `cassandra_nodetool_status`
 (plugins/filter/cassandra_filters.py).
     {{ '1.5 MiB' | cassandra_size_bytes }}
+    {{ load_bytes | cassandra_stream_room }}
     {{ ring_text | cassandra_ring_tokens }}
 
 Each *_problems filter returns a list of sentences, empty when the operation may go on.
@@ -29,6 +30,10 @@ _UNITS = {
     "GB": 1 << 30,
     "TB": 1 << 40,
 }
+# Free space a node needs for data streamed to it (a replacement, a decommission's receivers),
+# as a multiple of that data: compactions of the streamed SSTables need room of their own.
+STREAM_FREE_MARGIN = 1.5
+
 _SIZE = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>[A-Za-z]+)?\s*$")
 _RING_LINE = re.compile(
     r"^(?P<address>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+:[0-9a-fA-F:]*)\s+(?P<rack>\S+)\s+"
@@ -46,6 +51,11 @@ def cassandra_size_bytes(text: str) -> int:
     if not match or (match.group("unit") or "bytes") not in _UNITS:
         raise ValueError(f"cassandra_size_bytes: not a size: {text!r}")
     return int(float(match.group("value")) * _UNITS[match.group("unit") or "bytes"])
+
+
+def cassandra_stream_room(load_bytes: int | str, margin: float = STREAM_FREE_MARGIN) -> int:
+    """Free bytes a node needs to receive `load_bytes` of streamed data."""
+    return int(int(load_bytes) * margin)
 
 
 def cassandra_ring_tokens(
@@ -100,7 +110,7 @@ def cassandra_decommission_problems(
     node: str,
     replication: Mapping[str, Mapping[str, str]],
     free_bytes: Mapping[str, int],
-    margin: float = 1.2,
+    margin: float = STREAM_FREE_MARGIN,
 ) -> list[str]:
     """Why the node at `node` must not be decommissioned, from one parsed `nodetool status`,
     every keyspace's replication as the cluster holds it (replication: {keyspace: {class, <dc>:
@@ -138,7 +148,7 @@ def cassandra_decommission_problems(
                 f"be left (lower it first: ALTER KEYSPACE {keyspace} WITH replication = ...)"
             )
     if left:
-        share = cassandra_size_bytes(me["load"]) / len(left) * margin
+        share = cassandra_stream_room(cassandra_size_bytes(me["load"]) // len(left), margin)
         for n in left:
             free = free_bytes.get(n["address"])
             if free is None:
@@ -157,6 +167,7 @@ class FilterModule:
     def filters(self) -> dict[str, object]:
         return {
             "cassandra_size_bytes": cassandra_size_bytes,
+            "cassandra_stream_room": cassandra_stream_room,
             "cassandra_ring_tokens": cassandra_ring_tokens,
             "cassandra_replace_problems": cassandra_replace_problems,
             "cassandra_decommission_problems": cassandra_decommission_problems,

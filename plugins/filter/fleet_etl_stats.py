@@ -53,6 +53,26 @@ def fleet_etl_summary(
     return {**{key: sum(e[key] for e in per_host) for key in COUNTERS}, "hosts": per_host}
 
 
+def fleet_etl_within(summary: dict[str, Any] | None, max_failures: int = 0) -> bool:
+    """The operations' verdict on the ETLs: failed writes plus spooled readings (writes the
+    cluster refused, kept for later) at most ``max_failures``; True without an ETL."""
+    return summary is None or summary["records_failed"] + summary["spooled"] <= int(max_failures)
+
+
+def fleet_etl_losses(summary: dict[str, Any] | None) -> str:
+    """What the ETLs lost, for the operations' messages: the sums, then each host's."""
+    if summary is None:
+        return "no ETL streamed"
+    per_host = ", ".join(
+        f"{h['host']}: {h['records_failed']} failed, {h['spooled']} spooled"
+        for h in summary["hosts"]
+    )
+    return (
+        f"the ETLs wrote {summary['records_written']}, failed {summary['records_failed']} "
+        f"writes and spooled {summary['spooled']} readings ({per_host})"
+    )
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -60,4 +80,6 @@ class FilterModule:
         return {
             "fleet_etl_counter_delta": fleet_etl_counter_delta,
             "fleet_etl_summary": fleet_etl_summary,
+            "fleet_etl_within": fleet_etl_within,
+            "fleet_etl_losses": fleet_etl_losses,
         }

@@ -119,6 +119,12 @@ def test_schema_agreed_needs_one_version_and_nothing_unreachable() -> None:
     assert not cf.cassandra_schema_agreed(split)
 
 
+def test_schema_agreed_ignores_unreachable_addresses_that_left_the_ring() -> None:
+    ring = ["10.213.10.11", "10.213.10.21"]
+    assert cf.cassandra_schema_agreed(DESCRIBE, ring)  # 10.213.10.12 left: gossip still lists it
+    assert not cf.cassandra_schema_agreed(DESCRIBE, [*ring, "10.213.10.12"])
+
+
 # ----------------------------------------------------------------------------- TLS phases
 
 

@@ -131,8 +131,9 @@ def test_decommission_is_refused_with_another_node_down_or_itself_not_up():
 
 
 def test_decommission_is_refused_when_the_remaining_nodes_lack_the_disk():
-    # 81.19 KiB leave 10.213.10.12 for the one node left in dc1: 1.2 x that is needed there.
-    need = int(81.19 * 1024 * 1.2)
+    # 81.19 KiB leave 10.213.10.12 for the one node left in dc1: 1.5 x that is needed there.
+    need = lc.cassandra_stream_room(lc.cassandra_size_bytes("81.19 KiB"))
+    assert need == int(int(81.19 * 1024) * 1.5)
     free = {**FREE, "10.213.10.11": need - 1}
     problems = lc.cassandra_decommission_problems(status(), DEAD, {}, free)
     assert len(problems) == 1 and problems[0].startswith("10.213.10.11 has")

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 
-from fleet_etl_stats import COUNTERS, fleet_etl_counter_delta, fleet_etl_summary
+from fleet_etl_stats import (
+    COUNTERS,
+    fleet_etl_counter_delta,
+    fleet_etl_losses,
+    fleet_etl_summary,
+    fleet_etl_within,
+)
 
 
 def test_counter_delta() -> None:
@@ -70,6 +76,29 @@ def test_summary_sums_each_hosts_delta_and_is_none_without_an_etl() -> None:
         == 0
     )
     assert fleet_etl_summary([], hostvars) is None
+
+
+def test_verdict_counts_failed_and_spooled_writes_against_the_policy() -> None:
+    zero = dict.fromkeys(COUNTERS, 0)
+    summary = {
+        **zero,
+        "records_written": 40,
+        "records_failed": 1,
+        "spooled": 2,
+        "hosts": [
+            {"host": "app-1", **zero, "records_written": 20, "records_failed": 1},
+            {"host": "app-2", **zero, "records_written": 20, "spooled": 2},
+        ],
+    }
+    assert not fleet_etl_within(summary)
+    assert not fleet_etl_within(summary, 2)
+    assert fleet_etl_within(summary, "3")  # as Ansible passes an inventory value
+    assert fleet_etl_within(None)  # no ETL: nothing measured, nothing lost
+    assert fleet_etl_losses(summary) == (
+        "the ETLs wrote 40, failed 1 writes and spooled 2 readings "
+        "(app-1: 1 failed, 0 spooled, app-2: 0 failed, 2 spooled)"
+    )
+    assert fleet_etl_losses(None) == "no ETL streamed"
 
 
 def test_the_counters_are_those_the_etl_keeps_in_its_stats_file() -> None:

@@ -178,9 +178,10 @@ def test_ansible_runs_site_yml_once_on_every_host_after_the_last_vm(vagrant):
         assert (ROOT / settings[key]).is_file()
 
 
-# Settings only the lab has: its podman network and its shorter gossip waits.
+# Settings only the lab has: its podman network, its shorter gossip waits and the system
+# keyspaces' factor kept at 2 for its spare host (inventories/lab-spare).
 LAB_ONLY = {"lab"}
-LAB_ONLY_KEYS = {"cassandra_jvm_extra_opts"}
+LAB_ONLY_KEYS = {"cassandra_jvm_extra_opts", "cassandra_system_keyspaces_max_rf"}
 
 
 def test_group_vars_mirror_the_labs(listing):

@@ -35,6 +35,24 @@ def test_one_schema_version_and_gossiping_snitch(host):
     assert info["snitch"].endswith("GossipingPropertyFileSnitch")
 
 
+def test_each_dc_owns_the_app_keyspaces_rf_times_over(host):
+    """Effective ownership of every keyspace of the app (the non-system ones) sums to RF x 100 %
+    in each DC, as every node sees it, RF as the cluster holds it: no range lost or doubled by
+    the node replacement the side effect ran."""
+    out = cc.cql(host, "SELECT keyspace_name, replication FROM system_schema.keyspaces").stdout
+    replication = cc.cassandra_filters.cassandra_keyspace_replication(out)
+    app_keyspaces = {ks: opts for ks, opts in replication.items() if not ks.startswith("system")}
+    assert app_keyspaces
+    for keyspace, options in app_keyspaces.items():
+        owned: dict[str, float] = {}
+        for node in cc.cassandra_filters.cassandra_nodetool_status(
+            cc.nodetool(host, "status", keyspace)
+        ):
+            owned[node["dc"]] = owned.get(node["dc"], 0.0) + float(node["owns"].rstrip("%"))
+        expected = {dc: 100.0 * int(options[dc]) for dc in TOPOLOGY["dcs"]}
+        assert owned == pytest.approx(expected, abs=0.5), keyspace
+
+
 def test_node_reports_its_inventory_dc_and_rack(host):
     expected = host.ansible.get_variables()
     out = cc.cql(host, "SELECT data_center, rack FROM system.local").stdout

@@ -77,8 +77,8 @@ def test_repair_repaired_every_node_primary_range():
 @pytest.mark.parametrize(
     ("prefix", "survive", "refuse"),
     [
-        # A dc1 node crashes: RF 2 per DC, so dc1 has one replica left.
-        ("drill-node-kill-", {"LOCAL_ONE", "QUORUM"}, {"LOCAL_QUORUM", "EACH_QUORUM"}),
+        # A dc1 node is destroyed and replaced: RF 2 per DC, so dc1 has one replica left.
+        ("drill-node-destroy-", {"LOCAL_ONE", "QUORUM"}, {"LOCAL_QUORUM", "EACH_QUORUM"}),
         # dc1 stopped, probed from dc2: dc2 has both its replicas, but 2 of 4 is no quorum.
         ("drill-dc-stop-", {"LOCAL_ONE", "LOCAL_QUORUM"}, {"QUORUM", "EACH_QUORUM"}),
     ],
@@ -109,6 +109,26 @@ def test_drill_lost_no_acknowledged_write(prefix, survive, refuse):
     recovery = report["recovery"]
     assert recovery["restore_to_up_normal_s"] is not None
     assert recovery["restore_to_hints_delivered_s"] is not None
+
+
+def test_the_destroyed_node_was_replaced_with_its_tokens_and_repaired():
+    """The node drill's destroy fault brings the node back through replace_node.yml: the node it
+    targets (the last of the first app host's DC), its tokens and host ID kept, a new bootstrap,
+    its primary ranges repaired, no ETL write failed meanwhile."""
+    drill = _report("drill-node-destroy-")
+    report = _report("replace-node-")
+    assert report["ok"] is True
+    assert [report["node"]] == drill["targets"] == [cc.hosts(LOST_DC)[-1]]
+    assert report["seed"] is False and len(report["dead"]["tokens"]) > 0
+    assert report["host_id"] == report["dead"]["host_id"]
+    assert float(report["joined_s"]) > 0 and float(report["restart_s"]) > 0
+    assert report["repair"]["sessions"] > 0 and "finished" in report["repair"]["summary"]
+    assert report["etl"]["records_written"] > 0
+    assert report["etl"]["records_failed"] == 0 and report["etl"]["spooled"] == 0
+    events = [e["event"] for e in drill["timeline"]]
+    assert events.index("fault injected (destroy)") < events.index(
+        "replaced and repaired (replace_node.yml)"
+    )
 
 
 def test_dc_drill_failed_the_lost_dcs_fleets_over_and_back():
