@@ -76,13 +76,15 @@ Status = Sequence[Mapping[str, str]]
 
 
 def cassandra_replace_problems(
-    views: Mapping[str, Status], dead: str, others: Sequence[str]
+    views: Mapping[str, Status], dead: str, others: Sequence[str], new: str | None = None
 ) -> list[str]:
     """Why the node at `dead` must not be replaced now, from every live node's parsed `nodetool
     status` (views: {viewer: nodes}): it must be DN in every view (a node some peer still sees
     up is not dead: replacing it would fight it for its tokens), and every other node (`others`,
-    the addresses the inventory expects besides the dead one) UN in every view (a replacement
-    streams from the replicas: a second node down may hold the only copy)."""
+    the addresses the inventory expects besides the dead one and its replacement) UN in every
+    view (a replacement streams from the replicas: a second node down may hold the only copy).
+    A replacement on another host (`new`, its address) must be unknown to every view: a node
+    that is or was in the ring would bring its own tokens."""
     problems: list[str] = []
     if not views:
         return ["no live node answered nodetool status"]
@@ -94,6 +96,11 @@ def cassandra_replace_problems(
             problems.append(
                 f"{viewer} sees {dead} as {seen[dead]}, not DN: it is not dead (stop it first, or "
                 "wait until every peer has convicted it)"
+            )
+        if new is not None and new != dead and new in seen:
+            problems.append(
+                f"{viewer} already knows the replacement {new} (as {seen[new]}): replace onto a "
+                "host that was never in the ring (or decommission it and wipe it first)"
             )
         for address in others:
             state = seen.get(address, "absent")

@@ -82,6 +82,18 @@ def test_a_replace_is_refused_for_a_node_the_cluster_does_not_know_or_no_view():
     ]
 
 
+def test_a_replacement_on_another_host_must_be_new_to_the_ring():
+    views = {v: status(a_10_213_10_12="DN") for v in ("cass-dc1-1", "cass-dc2-1")}
+    assert lc.cassandra_replace_problems(views, DEAD, OTHERS, "10.213.10.13") == []
+    assert lc.cassandra_replace_problems(views, DEAD, OTHERS, DEAD) == []  # the same host
+    problems = lc.cassandra_replace_problems(views, DEAD, OTHERS, "10.213.10.11")
+    assert problems == [
+        f"{viewer} already knows the replacement 10.213.10.11 (as UN): replace onto a host that "
+        "was never in the ring (or decommission it and wipe it first)"
+        for viewer in views
+    ]
+
+
 def test_a_joining_node_counts_as_not_up_normal():
     views = {"cass-dc1-1": status(a_10_213_10_12="DN", a_10_213_10_21="UJ")}
     assert "10.213.10.21 as UJ" in lc.cassandra_replace_problems(views, DEAD, OTHERS)[0]
