@@ -9,6 +9,8 @@ A view or status is `nodetool status` parsed by `cassandra_nodetool_status`
     {{ '1.5 MiB' | cassandra_size_bytes }}
     {{ load_bytes | cassandra_stream_room }}
     {{ ring_text | cassandra_ring_tokens }}
+    {{ status_text | cassandra_ownership }}
+    {{ owned | cassandra_ownership_problems(replication) }}
 
 Each *_problems filter returns a list of sentences, empty when the operation may go on.
 """
@@ -168,6 +170,50 @@ def cassandra_decommission_problems(
     return problems
 
 
+def cassandra_ownership(status: Status) -> dict[str, float]:
+    """Effective ownership summed per DC, from `nodetool status <keyspace>` parsed by
+    `cassandra_nodetool_status` ({dc: percent}); a node whose share is unknown (`?`) counts 0."""
+    owned: dict[str, float] = {}
+    for node in status:
+        share = node["owns"].rstrip("%")
+        value = float(share) if share.replace(".", "", 1).isdigit() else 0.0
+        owned[node["dc"]] = round(owned.get(node["dc"], 0.0) + value, 1)
+    return owned
+
+
+def cassandra_ownership_problems(
+    owned: Mapping[str, Mapping[str, float]],
+    replication: Mapping[str, Mapping[str, str]],
+    tolerance: float = 0.5,
+) -> list[str]:
+    """Keyspaces whose effective ownership in a DC is not replication factor x 100 %.
+
+    owned: {keyspace: {dc: percent}} (cassandra_ownership of each keyspace's status); replication
+    as the cluster holds it ({keyspace: {class, <dc>: rf}}). Every DC of a NetworkTopologyStrategy
+    keyspace must own each range RF times: less means ranges without their replicas (a node
+    left or joined without streaming), more means ranges counted twice. nodetool prints shares
+    rounded to 0.1 %, hence the tolerance."""
+    problems: list[str] = []
+    for keyspace, per_dc in sorted(owned.items()):
+        options = replication.get(keyspace)
+        if options is None:
+            problems.append(f"keyspace {keyspace} is not in the cluster's schema")
+            continue
+        wanted = {
+            dc: 100.0 * int(rf)
+            for dc, rf in options.items()
+            if dc not in ("class", "replication_factor")
+        }
+        for dc in sorted(set(wanted) | set(per_dc)):
+            got, want = per_dc.get(dc, 0.0), wanted.get(dc, 0.0)
+            if abs(got - want) > tolerance:
+                problems.append(
+                    f"keyspace {keyspace}: {dc} owns {got:.1f} % of the ranges, "
+                    f"{want:.0f} % expected (replication factor x 100 %)"
+                )
+    return problems
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -178,4 +224,6 @@ class FilterModule:
             "cassandra_ring_tokens": cassandra_ring_tokens,
             "cassandra_replace_problems": cassandra_replace_problems,
             "cassandra_decommission_problems": cassandra_decommission_problems,
+            "cassandra_ownership": cassandra_ownership,
+            "cassandra_ownership_problems": cassandra_ownership_problems,
         }

@@ -202,3 +202,40 @@ def test_ring_tokens_of_every_node_from_a_captured_ring():
 
 def test_a_ring_without_node_rows_gives_no_tokens():
     assert lc.cassandra_ring_tokens("Datacenter: dc1\n==========\n") == {}
+
+
+# Effective ownership per DC: RF x 100 % in every DC of every keyspace checked.
+def test_ownership_sums_each_dc_of_a_keyspaces_status():
+    owned = lc.cassandra_ownership(status())
+    assert owned == {"dc1": 99.7, "dc2": 100.3}
+
+
+def test_ownership_counts_an_unknown_share_as_nothing():
+    rows = status()
+    rows[0] = {**rows[0], "owns": "?"}
+    assert lc.cassandra_ownership(rows)["dc1"] == 50.2
+
+
+def test_ownership_matching_rf_passes_within_rounding():
+    replication = {"fleet_iot": {"class": "NetworkTopologyStrategy", "dc1": "2", "dc2": "2"}}
+    owned = {"fleet_iot": {"dc1": 200.0, "dc2": 199.7}}
+    assert lc.cassandra_ownership_problems(owned, replication) == []
+
+
+def test_ownership_short_of_rf_or_doubled_or_unknown_keyspace_is_refused():
+    replication = {
+        "fleet_iot": {"class": "NetworkTopologyStrategy", "dc1": "2", "dc2": "2"},
+        "fleet_probe": {"class": "NetworkTopologyStrategy", "dc1": "1"},
+    }
+    owned = {
+        "fleet_iot": {"dc1": 150.0, "dc2": 200.0},
+        "fleet_probe": {"dc1": 100.0, "dc2": 100.0},
+        "gone": {"dc1": 100.0},
+    }
+    problems = lc.cassandra_ownership_problems(owned, replication)
+    rf = "(replication factor x 100 %)"
+    assert problems == [
+        f"keyspace fleet_iot: dc1 owns 150.0 % of the ranges, 200 % expected {rf}",
+        f"keyspace fleet_probe: dc2 owns 100.0 % of the ranges, 0 % expected {rf}",
+        "keyspace gone is not in the cluster's schema",
+    ]

@@ -131,6 +131,55 @@ def test_the_destroyed_node_was_replaced_with_its_tokens_and_repaired():
     )
 
 
+def _owns_rf_times_100_in_every_dc(ownership: dict[str, dict[str, float]]) -> None:
+    """A lifecycle report's ownership ({keyspace: {dc: %}}, checked by the playbook against the
+    replication the cluster holds): every DC of the scenario owns each app keyspace a whole
+    number of times (its replication factor), at least once."""
+    assert ownership, "no ownership in the report"
+    for keyspace, per_dc in ownership.items():
+        assert sorted(per_dc) == sorted(DCS), keyspace
+        for dc, percent in per_dc.items():
+            times = round(percent / 100)
+            assert times >= 1 and abs(percent - 100 * times) <= 0.5, (keyspace, dc)
+
+
+def test_the_replacement_left_every_dc_owning_its_replicas():
+    _owns_rf_times_100_in_every_dc(_report("replace-node-")["ownership"])
+
+
+def test_a_spare_node_was_added_and_decommissioned_under_load_losing_nothing():
+    """scale_check.yml: the spare joins the first app host's DC (add_node.yml), the DC's other
+    nodes are cleaned up one at a time, the spare leaves (decommission_node.yml), site.yml runs
+    without it; meanwhile the probe wrote at every level and nothing acknowledged was lost."""
+    scale = _report("scale-")
+    add, gone = _report("add-node-"), _report("decommission-node-")
+    assert scale["ok"] is True
+    assert [(step["step"], step["rc"]) for step in scale["steps"]] == [
+        ("create the spare host (lab_up.yml)", 0),
+        ("add_node.yml", 0),
+        ("decommission_node.yml", 0),
+        ("site.yml without the spare", 0),
+    ]
+    assert add["node"] == gone["node"] == scale["spare"] not in NODES
+    assert scale["started_at"] <= add["started_at"] <= gone["started_at"]
+    assert add["ok"] is True and gone["ok"] is True and gone["failure"] is None
+    assert add["dc"] == gone["dc"] == LOST_DC
+    assert float(add["bootstrap"]["seconds"]) > 0 and int(add["bootstrap"]["load_bytes"]) > 0
+    assert [c["node"] for c in add["cleanups"]] == cc.hosts(LOST_DC)
+    assert all(float(c["seconds"]) > 0 for c in add["cleanups"])
+    assert sorted(gone["remaining"]) == sorted(NODES)
+    assert float(gone["stream_s"]) > 0
+    for report in (add, gone):
+        _owns_rf_times_100_in_every_dc(report["ownership"])
+        assert report["etl"]["records_written"] > 0
+        assert report["etl"]["records_failed"] == 0
+    probe = scale["probe"]
+    assert probe["lost_total"] == 0
+    assert sorted(probe["datacenters"]) == sorted(DCS)
+    for level, outcome in probe["levels"].items():
+        assert outcome["acked"] > 0 and outcome["failed"] == 0, level
+
+
 def test_dc_drill_failed_the_lost_dcs_fleets_over_and_back():
     lost_etl, surviving_etl = ETLS[LOST_DC], ETLS[SURVIVING_DC]
     lost_fleets, surviving_fleets = FLEETS_BY_DC[LOST_DC], FLEETS_BY_DC[SURVIVING_DC]
