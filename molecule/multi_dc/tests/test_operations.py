@@ -149,17 +149,21 @@ def test_the_replacement_left_every_dc_owning_its_replicas():
 
 def test_a_spare_node_was_added_and_decommissioned_under_load_losing_nothing():
     """scale_check.yml: the spare joins the first app host's DC (add_node.yml), the DC's other
-    nodes are cleaned up one at a time, the spare leaves (decommission_node.yml), site.yml runs
-    without it; meanwhile the probe wrote at every level and nothing acknowledged was lost."""
+    nodes are cleaned up one at a time, the spare leaves (decommission_node.yml); decommissioning
+    it again and adding it again (its host held a node) are refused; site.yml runs without it;
+    meanwhile the probe wrote at every level and nothing acknowledged was lost."""
     scale = _report("scale-")
     add, gone = _report("add-node-"), _report("decommission-node-")
     assert scale["ok"] is True
-    assert [(step["step"], step["rc"]) for step in scale["steps"]] == [
-        ("create the spare host (lab_up.yml)", 0),
-        ("add_node.yml", 0),
-        ("decommission_node.yml", 0),
-        ("site.yml without the spare", 0),
+    assert [(step["step"], step["ok"]) for step in scale["steps"]] == [
+        ("create the spare host (lab_up.yml)", True),
+        ("add_node.yml", True),
+        ("decommission_node.yml", True),
+        ("decommission_node.yml again (refused)", True),
+        ("add_node.yml again (refused)", True),
+        ("site.yml without the spare", True),
     ]
+    assert [step["rc"] != 0 for step in scale["steps"]] == [False] * 3 + [True] * 2 + [False]
     assert add["node"] == gone["node"] == scale["spare"] not in NODES
     assert scale["started_at"] <= add["started_at"] <= gone["started_at"]
     assert add["ok"] is True and gone["ok"] is True and gone["failure"] is None
