@@ -31,3 +31,12 @@ def test_a_wrong_replacement_is_refused_before_any_host_is_touched(tmp_path, ext
     assert "Usage: -e dead_node=<a host of group cassandra>" in result.stdout
     assert got in " ".join(result.stdout.split())
     assert "unreachable=1" not in result.stdout  # it stopped before contacting a host
+
+
+def test_lifecycle_host_lists_keep_the_inventory_order():
+    """Seeds are the first nodes of each DC in the group's order (fleet_topology): a replacement
+    configured from a group built with `difference` (a set operation, any order) got other seeds
+    than site.yml writes, and the next site.yml rewrote its cassandra.yaml and restarted it."""
+    for name in ("replace_node.yml", "add_node.yml", "decommission_node.yml"):
+        text = (ROOT / "playbooks" / name).read_text(encoding="utf-8")
+        assert "groups['cassandra'] | difference(" not in text, name
