@@ -37,6 +37,9 @@ pytestmark = pytest.mark.integration
 
 QUIET = EtlOptions(progress_interval_s=0)
 
+# One unit of the rollups' third decimal (round(..., 3)), with room for the float itself.
+ROUNDING_UNIT = 1.001e-3
+
 
 def naive(ts: datetime) -> datetime:
     """The driver returns timestamps as naive UTC datetimes."""
@@ -136,9 +139,12 @@ def assert_alerts_and_rollups(conn: Any, points: list[TelemetryPoint]) -> None:
             expected.active_devices,
             expected.alert_count,
         )
-        assert row.avg_speed_kmh == expected.avg_speed_kmh
+        # The stored hour sums its devices' hour sums (each already a rounded double), the
+        # reference sums every reading at once: when the exact average lies on a rounding boundary
+        # of the third decimal, the two may round apart by one unit (seen once: 9.853 vs 9.854).
+        assert row.avg_speed_kmh == pytest.approx(expected.avg_speed_kmh, abs=ROUNDING_UNIT)
         assert row.max_speed_kmh == expected.max_speed_kmh
-        assert row.avg_battery_pct == expected.avg_battery_pct
+        assert row.avg_battery_pct == pytest.approx(expected.avg_battery_pct, abs=ROUNDING_UNIT)
         assert row.written == rollup_write_timestamp(expected)
 
 
