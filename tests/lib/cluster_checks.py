@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
 import cassandra_filters
+import cassandra_lifecycle  # noqa: F401 (for the tests: cc.cassandra_lifecycle)
 import fleet_topology
 
 # On every node's PATH (the cassandra role's documented output), whatever its install paths.
