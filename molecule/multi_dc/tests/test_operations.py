@@ -158,12 +158,13 @@ def test_a_spare_node_was_added_and_decommissioned_under_load_losing_nothing():
     assert [(step["step"], step["ok"]) for step in scale["steps"]] == [
         ("create the spare host (lab_up.yml)", True),
         ("add_node.yml", True),
+        ("site.yml with the spare changes nothing", True),
         ("decommission_node.yml", True),
         ("decommission_node.yml again (refused)", True),
         ("add_node.yml again (refused)", True),
         ("site.yml without the spare", True),
     ]
-    assert [step["rc"] != 0 for step in scale["steps"]] == [False] * 3 + [True] * 2 + [False]
+    assert [step["rc"] != 0 for step in scale["steps"]] == [False] * 4 + [True] * 2 + [False]
     assert add["node"] == gone["node"] == scale["spare"] not in NODES
     assert scale["started_at"] <= add["started_at"] <= gone["started_at"]
     assert add["ok"] is True and gone["ok"] is True and gone["failure"] is None
