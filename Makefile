@@ -36,7 +36,7 @@ $(STAMP): requirements-dev.txt app/pyproject.toml
 venv: $(STAMP)
 
 cassandra-dist: host-packages
-	@scripts/fetch-cassandra.sh >/dev/null
+	@scripts/fetch-cassandra.sh --all >/dev/null
 
 wheels: venv
 	@scripts/fetch-wheels.sh >/dev/null
@@ -55,8 +55,11 @@ lab-up: prereqs
 site:
 	ansible-playbook playbooks/site.yml
 
+# `make lab CASSANDRA_VERSION=5.0.8`: the lab at another pinned release (cassandra_releases), e.g.
+# to try playbooks/upgrade.yml; a later plain `make lab` then refuses until the upgrade is done.
 lab: lab-up
-	@start=$$(date +%s) && ansible-playbook playbooks/site.yml && \
+	@start=$$(date +%s) && ansible-playbook playbooks/site.yml \
+	  $(if $(CASSANDRA_VERSION),-e cassandra_version=$(CASSANDRA_VERSION)) && \
 	  echo "site.yml took $$(( $$(date +%s) - start )) s"
 	@scripts/lab-info.sh
 

@@ -8,13 +8,27 @@
 # byte-reproducible tar whose SHA-256 is pinned in roles/cassandra/defaults/main.yml; a
 # mismatch fails loudly. Launch scripts and configuration come from the role's templates.
 #
+#   scripts/fetch-cassandra.sh            # the role's cassandra_version
+#   scripts/fetch-cassandra.sh 5.0.8      # another release of cassandra_releases (upgrades)
+#   scripts/fetch-cassandra.sh --all      # every release of cassandra_releases
+# A version without a pinned SHA-256 is built anyway and its SHA-256 printed, to be pinned in
+# cassandra_releases (the role refuses to install an unpinned release).
+#
 # Prints the tarball path. Cached under $FLEET_CACHE/cassandra (default ~/.cache/fleet-tracing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/cassandra-defaults.sh"
-version=$(cassandra_default cassandra_version)
-pinned=$(cassandra_default cassandra_tarball_sha256)
+if [ "${1:-}" = "--all" ]; then
+  for v in $(cassandra_releases); do "$0" "$v"; done
+  exit 0
+fi
+version=${1:-$(cassandra_default cassandra_version)}
 [ -n "$version" ] || { echo "cassandra_version not found in roles/cassandra/defaults/main.yml" >&2; exit 1; }
+case "$version" in
+  [0-9]*.[0-9]*.[0-9]*) ;;
+  *) echo "not a Cassandra release: '$version' (expected e.g. 5.0.8, or --all)" >&2; exit 2 ;;
+esac
+pinned=$(cassandra_release_sha256 "$version")
 cache="${FLEET_CACHE:-$HOME/.cache/fleet-tracing}/cassandra"
 name="apache-cassandra-${version}"
 tarball="$cache/${name}-mvn.tar"

@@ -76,6 +76,13 @@ def resolved(variables: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def role_default(role: str, name: str) -> Any:
+    """A literal value of a role's defaults/main.yml (e.g. the release the role installs)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())[name]
+
+
 def address(host: Any) -> str:
     return host.ansible.get_variables()["ansible_host"]
 

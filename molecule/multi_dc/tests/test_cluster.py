@@ -107,3 +107,19 @@ def test_local_quorum_write_in_one_dc_is_read_in_the_other(dc_hosts):
     )
     assert read.rc == 0, read.stderr
     assert marker in read.stdout
+
+
+ROLE_RELEASE = cc.role_default("cassandra", "cassandra_version")
+
+
+def test_every_node_runs_the_roles_release_its_stable_path_points_at(host):
+    """The scenario converged at the previous patch release (its inventory's cassandra_version)
+    and the last side effect upgraded it (upgrade_check.yml): every node runs the role's release,
+    from its own directory, the previous one still installed beside it for a rollback."""
+    previous = host.ansible.get_variables()["cassandra_version"]
+    assert previous != ROLE_RELEASE
+    assert host.file("/opt/cassandra").linked_to == f"/opt/apache-cassandra-{ROLE_RELEASE}"
+    assert cc.nodetool(host, "version").strip() == f"ReleaseVersion: {ROLE_RELEASE}"
+    assert host.file(f"/opt/apache-cassandra-{previous}/lib/cassandra-all-{previous}.jar").exists
+    # No restart left pending by the switches: the next site.yml changes nothing.
+    assert not host.file("/etc/cassandra/restart-pending").exists

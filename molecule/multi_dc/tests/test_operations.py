@@ -224,3 +224,71 @@ def test_aborted_drill_removed_its_fault_before_failing():
     order = ["fault injected (kill)", "fault removed", "affected nodes UN", "hints delivered"]
     assert [e for e in events if e in order] == order, events
     assert not any(e.startswith("fault seen") for e in events)
+
+
+def _reports(prefix: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(REPORTS.glob(f"{prefix}*.json"))
+    ]
+
+
+def _probe_lost_nothing_and_survivors_failed_nothing(report: dict[str, Any]) -> None:
+    probe = report["probe"]
+    assert probe["lost_total"] == 0
+    assert sorted(probe["datacenters"]) == sorted(DCS)
+    for level, outcome in probe["levels"].items():
+        assert outcome["acked"] > 0, level
+        if report["expected_to_survive"][level]:  # one node of the app's DC down at a time
+            assert outcome["failed"] == 0, level
+    assert report["etl"]["records_written"] > 0
+    assert report["etl"]["records_failed"] == 0
+
+
+def test_the_cluster_was_upgraded_under_load_after_a_canary_and_its_rollback():
+    """upgrade_check.yml: a canary (the first node of the app's DC) moved to the new release,
+    site.yml refused the mixed cluster, the rollback brought the canary back, the whole upgrade
+    moved every node DC by DC (the app's DC first) and site.yml at the new release changed nothing.
+    Every switch passed its gates; the probe lost nothing; the SSTable format was checked."""
+    check = _report("upgrade-check-")
+    assert check["ok"] is True
+    assert [(step["step"], step["ok"]) for step in check["steps"]] == [
+        ("upgrade.yml, canary only", True),
+        ("site.yml with the inventory's release (refused)", True),
+        ("rollback_upgrade.yml", True),
+        ("upgrade.yml", True),
+        ("site.yml at the new release changes nothing", True),
+    ]
+    assert [step["rc"] != 0 for step in check["steps"]] == [False, True, False, False, False]
+    source, target = check["from"], check["to"]
+    upgrades = [r for r in _reports("upgrade-2") if r["started_at"] >= check["started_at"]]
+    (rollback,) = [r for r in _reports("rollback-") if r["started_at"] >= check["started_at"]]
+    assert len(upgrades) == 2
+    canary, full = upgrades
+    app_dc_nodes = [node for node in NODES if DC_OF[node] == LOST_DC]
+    # The canary: one node of the app's DC, then the way back.
+    assert canary["canary_only"] is True and canary["ok"] is True
+    assert canary["order"] == app_dc_nodes[:1] and len(canary["nodes"]) == 1
+    assert canary["sstables"] == {}
+    assert rollback["ok"] is True and (rollback["from"], rollback["to"]) == (target, source)
+    assert rollback["order"] == canary["order"]
+    assert set(rollback["releases_after"].values()) == {source}
+    # The whole upgrade: every node, the app's DC first, each gated.
+    assert full["ok"] is True and (full["from"], full["to"]) == (source, target)
+    assert sorted(full["order"]) == sorted(NODES)
+    assert [DC_OF[node] for node in full["order"]][: len(app_dc_nodes)] == [LOST_DC] * len(
+        app_dc_nodes
+    )
+    assert set(full["releases_after"].values()) == {target}
+    for node in full["nodes"] + canary["nodes"] + rollback["nodes"]:
+        assert node["ok"] is True and node["log_errors"] == [], node
+        assert float(node["drain_s"]) > 0 and float(node["ready_s"]) > 0, node
+    assert full["snapshot"] == f"pre-upgrade-{target}"
+    # The format did not change between these patch releases: checked on every node, skipped.
+    assert sorted(full["sstables"]) == sorted(NODES)
+    for node, sstables in full["sstables"].items():
+        assert sstables["current"] and sstables["stale"] == 0 and sstables["rewritten"] is False, (
+            node
+        )
+    for report in (canary, rollback, full):
+        _probe_lost_nothing_and_survivors_failed_nothing(report)
