@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export CASSANDRA_LOCAL_ROOT="${CASSANDRA_LOCAL_ROOT:-${FLEET_CACHE:-$HOME/.cache/fleet-tracing}/it-node}"
 pidfile="$CASSANDRA_LOCAL_ROOT/cassandra.pid"
-. "$here/scripts/cassandra-defaults.sh"
+. "$here/scripts/role-defaults.sh"
 version=$(cassandra_default cassandra_version)
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }

@@ -17,7 +17,7 @@
 # Prints the tarball path. Cached under $FLEET_CACHE/cassandra (default ~/.cache/fleet-tracing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/scripts/cassandra-defaults.sh"
+. "$here/scripts/role-defaults.sh"
 if [ "${1:-}" = "--all" ]; then
   for v in $(cassandra_releases); do "$0" "$v"; done
   exit 0

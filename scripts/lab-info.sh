@@ -7,10 +7,13 @@ ips=$(python3 -c '
 import json, sys
 inv = json.load(sys.stdin)
 hv = inv["_meta"]["hostvars"]
-for group in ("dc1", "dc2", "fleet_etl"):
+labels = {"fleet_etl": "app", "object_store": "backup store"}
+for group in ("dc1", "dc2", "fleet_etl", "object_store"):
     for h in inv.get(group, {}).get("hosts", []):
         ip = hv[h].get("ansible_host", "?")
-        label = group if group != "fleet_etl" else "app " + hv[h].get("fleet_app_local_dc", "?")
+        label = labels.get(group, group)
+        if group == "fleet_etl":
+            label += " " + hv[h].get("fleet_app_local_dc", "?")
         print(f"  {label:16} {h:12} {ip}")
 ' <<<"$inventory")
 # One dashboard per DC, each reading from its own DC.
@@ -33,6 +36,8 @@ $dashboards
   Certificates  : signed by the lab's CA, ~/.cache/fleet-tracing/pki/lab/ca.pem (import it in
                   the browser, or: curl --cacert ~/.cache/fleet-tracing/pki/lab/ca.pem -u operator ...)
   Cluster state : ansible -i inventories/lab cass-dc1-1 -b -m command -a 'nodetool status'
+  Backups       : ansible-playbook playbooks/backup.yml (on demand; a timer takes them every 30 min);
+                  ansible -i inventories/lab cass-dc1-1 -m command -a 'medusa list-backups --show-all'
   CQL (admin)   : podman exec -it cass-dc1-1 cqlsh \$(podman exec cass-dc1-1 hostname -I)
   Remove        : make lab-down
 INFO

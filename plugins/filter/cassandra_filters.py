@@ -247,11 +247,17 @@ def cassandra_grant_plan(
     text: str, role: str, keyspace: str, wanted: list[str]
 ) -> dict[str, list[str]]:
     """Statements that make `role`'s own permissions exactly `wanted` on `keyspace`: GRANT the
-    missing ones, REVOKE everything else it holds (any resource), from LIST ALL PERMISSIONS."""
+    missing ones, REVOKE everything else it holds (any resource), from LIST ALL PERMISSIONS.
+    An entry of `wanted` is a permission on the keyspace ("SELECT") or on one of its tables
+    ("MODIFY ON backup_status")."""
     held = {
         (p["resource"], p["permission"]) for p in cassandra_permissions(text) if p["role"] == role
     }
-    target = {(f"<keyspace {keyspace}>", p.upper()) for p in wanted}
+    target = set()
+    for entry in wanted:
+        permission, _, table = str(entry).partition(" ON ")
+        resource = f"<table {keyspace}.{table.strip()}>" if table else f"<keyspace {keyspace}>"
+        target.add((resource, permission.strip().upper()))
     return {
         "grant": [
             f"GRANT {perm} ON {cassandra_resource_cql(res)} TO {role}"

@@ -259,6 +259,15 @@ def test_grants_are_made_exact_revoking_what_the_inventory_does_not_list():
     }
 
 
+def test_a_grant_may_name_one_table_of_the_keyspace():
+    held = "role | username | resource | permission\n------\n medusa | medusa | <keyspace fleet_iot> | MODIFY\n"
+    plan = cf.cassandra_grant_plan(held, "medusa", "fleet_iot", ["MODIFY ON backup_status"])
+    assert plan == {
+        "grant": ["GRANT MODIFY ON TABLE fleet_iot.backup_status TO medusa"],
+        "revoke": ["REVOKE MODIFY ON KEYSPACE fleet_iot FROM medusa"],
+    }
+
+
 @pytest.mark.parametrize(
     ("resource", "cql"),
     [

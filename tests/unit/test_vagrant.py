@@ -119,7 +119,8 @@ def listing() -> dict:
 
 def test_the_vms_are_the_inventory_hosts_in_its_order(vagrant, listing):
     assert [m["name"] for m in vagrant["machines"]] == group_hosts(listing, "all")
-    assert len(vagrant["machines"]) == 6
+    assert len(vagrant["machines"]) == 7
+    assert group_hosts(listing, "object_store") == ["backup-1"]
     assert group_hosts(listing, "dc1") == ["cass-dc1-1", "cass-dc1-2"]
     assert group_hosts(listing, "dc2") == ["cass-dc2-1", "cass-dc2-2"]
     app_hosts = ["app-1", "app-2"]

@@ -287,3 +287,37 @@ def test_dashboard_users_passwords_are_checked_like_the_vaults(tmp_path, passwor
     out = " ".join(result.stdout.split())
     assert message in out and "the password of dashboard user operator" in out
     assert password not in result.stdout.replace("another-long-secret-", "")
+
+
+STORE = "    object_store:\n      hosts: {{{hosts}}}\n"
+STORE_SECRETS = (
+    PASSWORD
+    + " vault_object_store_secret_key=a-store-secret-key vault_medusa_cql_password=a-medusa-secret"
+)
+
+
+def test_a_backup_store_passes_with_its_secrets(tmp_path):
+    result = run(tmp_path, GOOD + STORE.format(hosts="backup-1: {}"), STORE_SECRETS)
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_backups_secrets_are_required_when_there_is_a_store(tmp_path):
+    result = run(tmp_path, GOOD + STORE.format(hosts="backup-1: {}"), PASSWORD)
+    assert result.returncode != 0
+    assert "vault_object_store_secret_key, vault_medusa_cql_password" in result.stdout
+
+
+def test_two_store_hosts_are_refused(tmp_path):
+    result = run(tmp_path, GOOD + STORE.format(hosts="backup-1: {}, backup-2: {}"), STORE_SECRETS)
+    assert result.returncode != 0
+    assert "exactly one host in group object_store (it has backup-1, backup-2)" in result.stdout
+
+
+def test_a_backup_schedule_systemd_cannot_read_is_refused(tmp_path):
+    inventory = GOOD.replace(
+        "hosts: {n1: {cassandra_rack: rack1}}",
+        "hosts: {n1: {cassandra_rack: rack1, medusa_backup_schedule: 'every tuesday'}}",
+    )
+    result = run(tmp_path, inventory + STORE.format(hosts="backup-1: {}"), STORE_SECRETS)
+    assert result.returncode != 0
+    assert 'medusa_backup_schedule "every tuesday" is not a systemd calendar event' in result.stdout

@@ -29,6 +29,7 @@ from fleet.minutes import VALUE_COLUMNS
 from fleet.model import TelemetryPoint
 from fleet.schema import (
     ALERTS,
+    BACKUP_STATUS,
     DEVICE_MINUTES,
     DEVICES,
     LATEST_BY_FLEET,
@@ -45,7 +46,8 @@ ALERT_COLUMNS = ALERTS.columns[2:]  # severity, ts, device_id, alert_type, value
 ROLLUP_COLUMNS = ROLLUPS.columns[2:]  # hour, points, active_devices, ...
 # A device's day per minute, as the ETL stores it (fleet.minutes): at most 1,440 rows.
 SERIES_COLUMNS = ("ts", *VALUE_COLUMNS)  # ts, lat, lon, speed_kmh, max_speed_kmh, ...
-TIMESTAMP_COLUMNS = frozenset({"ts", "last_ts", "activated_at"})
+BACKUP_COLUMNS = BACKUP_STATUS.columns  # node, finished_at, backup_name, mode, files, bytes
+TIMESTAMP_COLUMNS = frozenset({"ts", "last_ts", "activated_at", "finished_at"})
 
 DAY_FETCH_SIZE = 10_000  # a device-day holds at most 8,640 readings: one round trip
 DEFAULT_ALERT_LIMIT = 2_000  # newest alerts read per (day, severity) partition
@@ -99,6 +101,8 @@ class FleetQueries:
         concurrency: int = MAX_CONCURRENCY,
     ) -> None:
         self._session = session
+        self._keyspace = keyspace
+        self._backups: PreparedStatement | None = None  # prepared on first use (see latest_backups)
         self._degraded_profile = degraded_profile
         self._concurrency = concurrency
         self._lock = threading.Lock()
@@ -185,6 +189,20 @@ class FleetQueries:
                 execution_profile=profile,
             )
         )
+
+    # -- operations
+
+    def latest_backups(self, nodes: Sequence[str]) -> pd.DataFrame:
+        """Each node's latest recorded backup (table backup_status: Medusa on the node writes a
+        row after each), one partition per node, read concurrently; a node with none has no row.
+        Prepared on first use: the other pages work on a schema that predates the table."""
+        if self._backups is None:
+            self._backups = self._prepare(
+                f"SELECT {', '.join(BACKUP_COLUMNS)} FROM {self._keyspace}.{BACKUP_STATUS.name} "
+                "WHERE node = ? LIMIT 1"
+            )
+        per_node = self._gather(self._backups, [(node,) for node in nodes])
+        return to_frame((row for rows in per_node for row in rows), BACKUP_COLUMNS)
 
     # -- fleets and devices
 

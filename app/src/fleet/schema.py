@@ -136,8 +136,14 @@ TABLES: tuple[TableSpec, ...] = (
 DRILL_PROBE = TableSpec(
     "drill_probe", ("run_id", "consistency", "seq", "written_at"), ("run_id", "consistency")
 )
+# Not written by the app: each node's backups, written by Medusa on the node (role medusa).
+BACKUP_STATUS = TableSpec(
+    "backup_status",
+    ("node", "finished_at", "backup_name", "mode", "files", "bytes"),
+    ("node",),
+)
 # Every table schema.cql creates.
-ALL_TABLES: tuple[TableSpec, ...] = (*TABLES, DRILL_PROBE)
+ALL_TABLES: tuple[TableSpec, ...] = (*TABLES, DRILL_PROBE, BACKUP_STATUS)
 
 
 def schema_template() -> str:

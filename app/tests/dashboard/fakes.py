@@ -13,6 +13,7 @@ import pandas as pd
 from fleet.model import TelemetryPoint
 from fleet.queries import (
     ALERT_COLUMNS,
+    BACKUP_COLUMNS,
     DEVICE_COLUMNS,
     LATEST_COLUMNS,
     ROLLUP_COLUMNS,
@@ -99,6 +100,12 @@ class FakeQueries:
         self.reads += 1
         if self.down is not None:
             raise self.down
+
+    def latest_backups(self, nodes: Sequence[str]) -> pd.DataFrame:
+        """The first node backed up an hour before ``now``; the others never."""
+        self._read()
+        rows = [(nodes[0], self.now - timedelta(hours=1), "scheduled-x", "differential", 9, 10**6)]
+        return to_frame(rows[: len(nodes)], BACKUP_COLUMNS)
 
     def devices(self, fleet_id: str) -> pd.DataFrame:
         self._read()

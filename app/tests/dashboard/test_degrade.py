@@ -287,4 +287,40 @@ def test_cluster_page_lists_the_dashboards_even_when_the_cluster_cannot_be_read(
     at.run()
     assert not banners(at)
     assert metrics(at)["Nodes up"] == "1 / 2"
-    assert len(at.dataframe) == 4  # dc1, dc2, replication, dashboards
+    assert len(at.dataframe) == 5  # dc1, dc2, replication, backups, dashboards
+
+
+def test_cluster_page_shows_the_backups_and_says_when_they_cannot_be_read(
+    fake: FakeQueries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "check_all", lambda urls, **_: dict.fromkeys(urls, "ok"))
+    hosts = [host("dc1", "r1", "10.0.0.1:9042", True), host("dc2", "r1", "10.0.0.3:9042", True)]
+    watch = SimpleNamespace(
+        cluster=SimpleNamespace(metadata=metadata({"dc1": "2", "dc2": "2"}, *hosts))
+    )
+    monkeypatch.setattr(state, "cluster_watch", lambda: watch)
+    monkeypatch.setenv("FLEET_BACKUP_MAX_AGE", "5400")
+    state.settings.clear()
+    state._latest_backups.clear()
+    try:
+        at = open_page("cluster")
+        assert_no_dump(at)
+        backups = next(df.value for df in at.dataframe if "backup" in df.value.columns)
+        assert backups[["node", "backup", "state"]].values.tolist() == [
+            ["10.0.0.1", "scheduled-x", "ok"],
+            ["10.0.0.3", "-", "none"],
+        ]
+        warnings = [w.value for w in at.warning]
+        assert "10.0.0.3: no backup recorded" in warnings
+        assert not [w for w in warnings if w.startswith("10.0.0.1")]
+
+        # The table unreadable (a schema that predates it, a DC down): said, and the page goes on.
+        fake.down = Unavailable("no replica", consistency=ConsistencyLevel.LOCAL_QUORUM)
+        state._latest_backups.clear()
+        at.run()
+        assert_no_dump(at)
+        assert any("The backups' status cannot be read now" in w.value for w in at.warning)
+        assert len(at.dataframe) == 4  # dc1, dc2, replication, dashboards
+    finally:
+        state.settings.clear()
+        state._latest_backups.clear()

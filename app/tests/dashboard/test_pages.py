@@ -202,6 +202,48 @@ def test_cluster_nodes_and_replication(seeded: Seeded) -> None:
     assert any(seeded.console_role in c.value for c in at.caption)
 
 
+def test_cluster_backups_per_node_and_the_age_warning(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each node's last backup as Medusa records it (backup_status), and a warning once it is
+    older than FLEET_BACKUP_MAX_AGE allows."""
+    from datetime import timedelta
+
+    from fleet.config import load_settings
+    from fleet.dashboard import state
+    from fleet.session import connect
+
+    conn = connect(load_settings(seeded.env))
+    try:
+        node = conn.cluster.metadata.all_hosts()[0].address
+        finished = datetime.now(UTC) - timedelta(hours=3)
+        conn.session.execute(
+            f"INSERT INTO {seeded.keyspace}.backup_status "
+            "(node, finished_at, backup_name, mode, files, bytes) VALUES (%s, %s, %s, %s, %s, %s)",
+            (node, finished, "scheduled-test", "differential", 40, 2_000_000),
+        )
+    finally:
+        conn.close()
+    state._latest_backups.clear()
+    at = open_page("cluster")
+    backups = frame(at, "node", "backup", "state")
+    shown = backups.set_index("node").loc[node]
+    assert (shown["backup"], shown["state"], shown["age"]) == ("scheduled-test", "ok", "3.0 h")
+    assert not at.warning, [w.value for w in at.warning]
+
+    monkeypatch.setenv("FLEET_BACKUP_MAX_AGE", "3600")
+    state.settings.clear()
+    try:
+        at = open_page("cluster")
+        warnings = [w.value for w in at.warning]
+        assert any(f"{node}: last backup scheduled-test finished 3.0 h ago" in w for w in warnings)
+        assert (
+            frame(at, "node", "backup", "state").set_index("node").loc[node]["state"] == "too old"
+        )
+    finally:
+        state.settings.clear()
+
+
 def run_console(at: AppTest, statement: str) -> AppTest:
     at.text_area(key="cq_text").input(statement)
     return at.button[0].click().run()

@@ -507,3 +507,48 @@ def test_stream_started_without_cassandra_replays_its_spool_into_cassandra(
         for day in {started.date(), datetime.now(UTC).date()}
     )
     assert stored == 12 * 4  # every reading of this run (earlier tests wrote TOULOUSE too)
+
+
+def test_digest_sees_every_row_and_names_the_partition_a_delete_changed(
+    it_env: dict[str, str], conn: Any, tmp_path: Path
+) -> None:
+    env = {**it_env, "FLEET_FLEETS": "FLEET_NANTES", "FLEET_DEVICES_PER_FLEET": "3"}
+    runner = CliRunner()
+    batch = runner.invoke(cli, ["etl", "batch", "--records", "90", "--progress", "0"], env=env)
+    assert batch.exit_code == 0, batch.output
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    taken = runner.invoke(
+        cli, ["digest", "take", "--fetch-size", "10", "--out", str(before)], env=env
+    )
+    assert taken.exit_code == 0, taken.output
+    digest = json.loads(before.read_text())
+    ks = conn.settings.keyspace
+    assert "backup_status" not in digest["tables"]  # the backups' bookkeeping is left out
+    for table, summary in digest["tables"].items():
+        count = conn.session.execute(f"SELECT count(*) FROM {ks}.{table}", timeout=60).one()[0]
+        assert summary["rows"] == count, table
+    assert digest["tables"]["devices_by_fleet"]["by_partition"]['["s:FLEET_NANTES"]']["rows"] == 3
+
+    device = conn.session.execute(
+        f"SELECT device_id FROM {ks}.devices_by_fleet WHERE fleet_id = 'FLEET_NANTES' LIMIT 1"
+    ).one()[0]
+    conn.session.execute(
+        f"DELETE FROM {ks}.devices_by_fleet WHERE fleet_id = 'FLEET_NANTES' AND device_id = %s",
+        (device,),
+    )
+    again = runner.invoke(
+        cli, ["digest", "take", "--table", "devices_by_fleet", "--out", str(after)], env=env
+    )
+    assert again.exit_code == 0, again.output
+    compared = runner.invoke(cli, ["digest", "compare", "--json", str(before), str(after)])
+    assert compared.exit_code == 1
+    report = json.loads(compared.stdout)
+    assert (
+        report["tables"]["devices_by_fleet"]["actual_rows"]
+        == digest["tables"]["devices_by_fleet"]["rows"] - 1
+    )
+    assert any(
+        'devices_by_fleet ["s:FLEET_NANTES"]: expected 3 rows' in d for d in report["differences"]
+    )
+    unknown = runner.invoke(cli, ["digest", "take", "--table", "no_such_table"], env=env)
+    assert unknown.exit_code == 2 and "no table no_such_table" in unknown.output

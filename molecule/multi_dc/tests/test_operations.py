@@ -29,6 +29,15 @@ LOST_DC = cc.host_vars(cc.hosts("fleet_app")[0])["fleet_app_local_dc"]
 (SURVIVING_DC,) = [dc for dc in DCS if dc != LOST_DC]
 
 
+# Side-effect steps left out of this run (ANSIBLE_SKIP_TAGS: `make test` leaves some out for time,
+# see the Makefile's MULTI_DC_SKIP): their reports are not looked for.
+SKIPPED = set(filter(None, os.environ.get("ANSIBLE_SKIP_TAGS", "").split(",")))
+
+
+def _ran(tag: str) -> Any:
+    return pytest.mark.skipif(tag in SKIPPED, reason=f"side-effect step {tag} skipped in this run")
+
+
 def _report(prefix: str) -> dict[str, Any]:
     found = sorted(REPORTS.glob(f"{prefix}*.json"))
     assert found, f"no {prefix}*.json in {REPORTS}"
@@ -37,6 +46,7 @@ def _report(prefix: str) -> dict[str, Any]:
     return json.loads(found[-1].read_text(encoding="utf-8"))
 
 
+@_ran("rolling_restart")
 def test_rolling_restart_restarted_every_node_dc_by_dc_without_etl_failures():
     report = _report("rolling-restart-")
     assert report["ok"] is True
@@ -65,6 +75,7 @@ def test_certificates_and_ca_rotated_on_every_node_without_restart_or_etl_failur
     assert report["etl"]["records_failed"] == 0 and report["etl"]["spooled"] == 0
 
 
+@_ran("repair")
 def test_repair_repaired_every_node_primary_range():
     report = _report("repair-")
     assert report["ok"] is True and report["mode"] == "full"
@@ -151,7 +162,8 @@ def test_a_spare_node_was_added_and_decommissioned_under_load_losing_nothing():
     """scale_check.yml: the spare joins the first app host's DC (add_node.yml), the DC's other
     nodes are cleaned up one at a time, the spare leaves (decommission_node.yml); decommissioning
     it again and adding it again (its host held a node) are refused; site.yml runs without it;
-    meanwhile the probe wrote at every level and nothing acknowledged was lost."""
+    while the spare was in the ring, restoring a backup taken without it was refused (another
+    topology); meanwhile the probe wrote at every level and nothing acknowledged was lost."""
     scale = _report("scale-")
     add, gone = _report("add-node-"), _report("decommission-node-")
     assert scale["ok"] is True
@@ -159,12 +171,14 @@ def test_a_spare_node_was_added_and_decommissioned_under_load_losing_nothing():
         ("create the spare host (lab_up.yml)", True),
         ("add_node.yml", True),
         ("site.yml with the spare changes nothing", True),
+        ("restore.yml of a backup without the spare (refused)", True),
         ("decommission_node.yml", True),
         ("decommission_node.yml again (refused)", True),
         ("add_node.yml again (refused)", True),
         ("site.yml without the spare", True),
     ]
-    assert [step["rc"] != 0 for step in scale["steps"]] == [False] * 4 + [True] * 2 + [False]
+    refused = [step["rc"] != 0 for step in scale["steps"]]
+    assert refused == [False] * 3 + [True, False] + [True] * 2 + [False]
     assert add["node"] == gone["node"] == scale["spare"] not in NODES
     assert scale["started_at"] <= add["started_at"] <= gone["started_at"]
     assert add["ok"] is True and gone["ok"] is True and gone["failure"] is None

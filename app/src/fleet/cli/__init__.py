@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from fleet.cli import bench, check, dashboard, etl, generate, probe, schema
+from fleet.cli import bench, check, dashboard, digest, etl, generate, probe, schema
 from fleet.cli.context import EXIT_CONFIG, AppContext, CliError
 from fleet.config import ConfigError, parse_env_file, parse_secrets
 
@@ -79,6 +79,7 @@ cli.add_command(bench.bench)
 cli.add_command(dashboard.dashboard)
 cli.add_command(dashboard.bench_dashboard)
 cli.add_command(probe.probe)
+cli.add_command(digest.digest)
 
 
 def main() -> None:

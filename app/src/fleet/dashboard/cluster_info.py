@@ -22,6 +22,12 @@ class ClusterView:
         return len(self.nodes)
 
     @property
+    def hosts(self) -> tuple[str, ...]:
+        """Each node's address without the port (the driver's endpoints read address:port), as
+        TLS handshakes and Medusa's records name the nodes."""
+        return tuple(sorted({str(a).rsplit(":", 1)[0] for a in self.nodes["address"]}))
+
+    @property
     def datacenters(self) -> list[str]:
         return sorted(set(self.nodes["datacenter"]))
 

@@ -111,6 +111,8 @@ class DashboardSettings:
     auth_groups_header: str | None = None
     console_groups: frozenset[str] = frozenset({"console"})
     admin_groups: frozenset[str] = frozenset({"admin"})
+    # Seconds a node's last backup may be old before the Cluster page warns (0: not checked).
+    backup_max_age_s: float = 0.0
 
     def other_dashboards(self, local_dc: str | None) -> tuple[AppHost, ...]:
         """The dashboards reading from another DC than ``local_dc``: where to go in an outage."""
@@ -170,6 +172,7 @@ def load_dashboard_settings(
         auth_groups_header=_header(r, "FLEET_AUTH_GROUPS_HEADER"),
         console_groups=_groups(r, "FLEET_CONSOLE_GROUPS", "console"),
         admin_groups=_groups(r, "FLEET_ADMIN_GROUPS", "admin"),
+        backup_max_age_s=r.number("FLEET_BACKUP_MAX_AGE", 0.0, 0.0, 3650 * 86400.0),
     )
     if r.problems:
         raise ConfigError(r.problems)

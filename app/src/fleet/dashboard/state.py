@@ -25,7 +25,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 
+import pandas as pd
 import streamlit as st
+from cassandra import DriverException
 
 from fleet.config import ConfigError, Settings, load_settings
 from fleet.dashboard import fetch
@@ -52,6 +54,7 @@ FLEET, DAY, DEVICE, COMPARE = "sel_fleet", "sel_day", "sel_device", "sel_compare
 BANNER_SHOWN = "_outage_banner_shown"
 HEALTH_TTL_S = 10.0
 CERTS_TTL_S = 300.0
+BACKUPS_TTL_S = 60.0
 P = ParamSpec("P")
 T = TypeVar("T")
 _LOG_SETUP = threading.Lock()
@@ -331,6 +334,22 @@ def node_certificates(addresses: tuple[str, ...]) -> list[ServedCertificate] | N
     if context is None:
         return None
     return served_certificates(context, list(addresses), base.port)
+
+
+@st.cache_data(ttl=BACKUPS_TTL_S, show_spinner=False, max_entries=4)
+def _latest_backups(keyspace: str, nodes: tuple[str, ...]) -> pd.DataFrame:
+    return queries().latest_backups(nodes)
+
+
+def latest_backups(keyspace: str, nodes: tuple[str, ...]) -> tuple[pd.DataFrame | None, str]:
+    """Each node's latest recorded backup, read at most every BACKUPS_TTL_S; (None, why) when it
+    cannot be read (the DC down, the table missing): the Cluster page says so and goes on."""
+    try:
+        return _latest_backups(keyspace, nodes), ""
+    except (DriverException, *OUTAGE_ERRORS) as exc:
+        reason = describe_error(exc)
+        _log().warning("cannot read the backups' status: %s", reason)
+        return None, reason
 
 
 @st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False, max_entries=8)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
 
 from fleet.config import Settings
 from fleet.dashboard import state
 from fleet.dashboard.app_hosts import HEALTH_TIMEOUT_S, hosts_table
+from fleet.dashboard.backups import backup_state
 from fleet.dashboard.certs import EXPIRY_WARNING_DAYS, certificates_rows
 from fleet.dashboard.cluster_info import ClusterView
 from fleet.dashboard.settings import DashboardSettings
@@ -71,7 +73,7 @@ def _cluster(view: ClusterView, base: Settings) -> None:
 
 def _certificates(view: ClusterView) -> None:
     st.subheader("TLS certificates")
-    certs = state.node_certificates(tuple(sorted(view.nodes["address"])))
+    certs = state.node_certificates(view.hosts)
     if certs is None:
         st.caption("Plaintext connections (FLEET_TLS_CA_FILE is not set).")
         return
@@ -88,6 +90,45 @@ def _certificates(view: ClusterView) -> None:
     st.caption(
         f"Served on the native port, verified against the CA bundle; read at most every "
         f"{state.CERTS_TTL_S / 60:g} min. Under {EXPIRY_WARNING_DAYS} days left is a warning."
+    )
+
+
+def _backup_color(value: object) -> str:
+    return {"ok": "color: #1a7f37"}.get(str(value), "color: #d1242f; font-weight: bold")
+
+
+def _backups(view: ClusterView, base: Settings, dash: DashboardSettings) -> None:
+    st.subheader("Backups")
+    addresses = view.hosts
+    latest, reason = state.latest_backups(base.keyspace, addresses)
+    if latest is None:
+        st.warning(f"The backups' status cannot be read now: {reason}")
+        return
+    backups = backup_state(latest, addresses, dash.backup_max_age_s, datetime.now(UTC))
+    for problem in backups.problems:
+        st.warning(problem)
+    st.dataframe(
+        pd.DataFrame(backups.rows).style.map(_backup_color, subset=["state"]),
+        column_config={
+            "node": "Node",
+            "backup": "Last backup",
+            "finished": "Finished",
+            "age": "Age",
+            "size": "Size in the store",
+            "state": "State",
+        },
+        hide_index=True,
+        key="cl_backups",
+    )
+    allowed = (
+        f"a warning past {dash.backup_max_age_s / 3600:g} h (the schedule's interval and the "
+        "time a backup may take)"
+        if dash.backup_max_age_s
+        else "no age is checked (FLEET_BACKUP_MAX_AGE is not set)"
+    )
+    st.caption(
+        f"Each node records the backups it finishes (Medusa, table backup_status); {allowed}. "
+        f"Read at most every {state.BACKUPS_TTL_S:g} s."
     )
 
 
@@ -122,6 +163,7 @@ def render() -> None:
     if view is not None:
         _cluster(view, base)
         _certificates(view)
+        _backups(view, base, dash)
     _app_hosts(dash)
     credentials = dash.console_credentials
     role = credentials[0] if credentials else f"{base.username or 'no login'} (application role)"

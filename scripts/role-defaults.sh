@@ -1,13 +1,20 @@
-# Sourced by the scripts that need a pinned value of the cassandra role (version, SHA-256, cqlsh
-# version), so that roles/cassandra/defaults/main.yml stays the one place they are set.
-#   cassandra_default NAME        prints the plain or double-quoted value of NAME
+# Sourced by the scripts that need a pinned value of a role (versions, SHA-256s), so that the
+# role's defaults/main.yml stays the one place it is set.
+#   role_default ROLE NAME        prints the plain or double-quoted value of NAME in ROLE's defaults
+#   cassandra_default NAME        the same for role cassandra
 #   cassandra_release_sha256 V    prints the SHA-256 pinned for release V in cassandra_releases
 #   cassandra_releases            prints every release of cassandra_releases, one per line
+__role_defaults_file() {
+  echo "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/roles/$1/defaults/main.yml"
+}
 __cassandra_defaults_file() {
-  echo "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/roles/cassandra/defaults/main.yml"
+  __role_defaults_file cassandra
+}
+role_default() {
+  sed -n "s/^$2: *\"\{0,1\}\([^\" ]*\)\"\{0,1\}.*/\1/p" "$(__role_defaults_file "$1")"
 }
 cassandra_default() {
-  sed -n "s/^$1: *\"\{0,1\}\([^\" ]*\)\"\{0,1\}.*/\1/p" "$(__cassandra_defaults_file)"
+  role_default cassandra "$1"
 }
 # The entries of the cassandra_releases mapping: the indented '"<version>": "<sha256>"' lines
 # that follow its key.
