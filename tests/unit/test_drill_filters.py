@@ -225,3 +225,14 @@ def test_the_watching_dashboard_must_answer_every_round_of_the_fault() -> None:
     failed = [c["check"] for c in report["checks"] if not c["ok"]]
     assert failed == ["the watching dashboard served every fleet throughout the fault"]
     assert report["pages"]["errors"] == ["NoHostAvailable"]
+
+
+def test_only_unavailable_refusals_count_not_timeouts() -> None:
+    levels = {
+        "LOCAL_QUORUM": {"failed": 2, "errors": {"WriteTimeout": 1, "Unavailable": 1}},
+        "QUORUM": {"failed": 1, "errors": {"NoHostAvailable": 1}},
+        "LOCAL_ONE": {"failed": 0, "errors": {}},
+        "EACH_QUORUM": {"failed": 1, "errors": None},
+    }
+    assert df.drill_probe_refused(levels) == 2
+    assert df.drill_probe_refused({"LOCAL_QUORUM": {"errors": {"WriteTimeout": 3}}}) == 0

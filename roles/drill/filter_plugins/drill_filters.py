@@ -42,6 +42,18 @@ def drill_expected_levels(
     return {level: rules[level] for level in levels}
 
 
+def _refused(errors: dict[str, int] | None) -> int:
+    """Probe writes the coordinator refused as unavailable (not timeouts) among ``errors``."""
+    return sum(int(n) for name, n in (errors or {}).items() if name in UNAVAILABLE_ERRORS)
+
+
+def drill_probe_refused(levels: dict[str, dict[str, Any]]) -> int:
+    """Probe writes refused as unavailable, every level together (the probe's report's
+    ``levels``): what a step that keeps every node up (the scale check) must never see.
+    Timeouts (a starved CPU, a slow replica) are reported, not judged, as in the drills."""
+    return sum(_refused(row.get("errors")) for row in (levels or {}).values())
+
+
 def _offsets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     start = events[0]["t"] if events else 0.0
     return [{**e, "offset_s": round(float(e["t"]) - float(start), 1)} for e in events]
@@ -89,7 +101,7 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
             # Availability is what the level promises: the coordinator never answered
             # Unavailable. Timeouts (a slow replica, a starved CPU) are reported, not judged.
             errors = dict(row.get("errors") or {})
-            refused = sum(n for name, n in errors.items() if name in UNAVAILABLE_ERRORS)
+            refused = _refused(errors)
             check(
                 f"{level} survived the fault",
                 refused == 0,
@@ -292,4 +304,5 @@ class FilterModule:
             "drill_expected_levels": drill_expected_levels,
             "drill_build_report": drill_build_report,
             "drill_pages_summary": drill_pages_summary,
+            "drill_probe_refused": drill_probe_refused,
         }
