@@ -234,5 +234,12 @@ def test_only_unavailable_refusals_count_not_timeouts() -> None:
         "LOCAL_ONE": {"failed": 0, "errors": {}},
         "EACH_QUORUM": {"failed": 1, "errors": None},
     }
-    assert df.drill_probe_refused(levels) == 2
-    assert df.drill_probe_refused({"LOCAL_QUORUM": {"errors": {"WriteTimeout": 3}}}) == 0
+    assert df.drill_probe_refused(levels) == {
+        "LOCAL_QUORUM": 1,
+        "QUORUM": 1,
+        "LOCAL_ONE": 0,
+        "EACH_QUORUM": 0,
+    }
+    assert df.drill_probe_refused({"LOCAL_QUORUM": {"errors": {"WriteTimeout": 3}}}) == {
+        "LOCAL_QUORUM": 0
+    }

@@ -47,11 +47,11 @@ def _refused(errors: dict[str, int] | None) -> int:
     return sum(int(n) for name, n in (errors or {}).items() if name in UNAVAILABLE_ERRORS)
 
 
-def drill_probe_refused(levels: dict[str, dict[str, Any]]) -> int:
-    """Probe writes refused as unavailable, every level together (the probe's report's
-    ``levels``): what a step that keeps every node up (the scale check) must never see.
-    Timeouts (a starved CPU, a slow replica) are reported, not judged, as in the drills."""
-    return sum(_refused(row.get("errors")) for row in (levels or {}).values())
+def drill_probe_refused(levels: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Probe writes refused as unavailable, per level (the probe's report's ``levels``): what a
+    level expected to survive must never see (the scale check, the upgrade's and rollback's
+    gates). Timeouts (a starved CPU, a slow replica) are reported, not judged, as in the drills."""
+    return {level: _refused(row.get("errors")) for level, row in (levels or {}).items()}
 
 
 def _offsets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
