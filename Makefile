@@ -12,7 +12,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/pyproject.toml | sha256sum | cut -c1-12)
 IMAGE = $$(scripts/build-base-image.sh)
 
-.PHONY: help prereqs host-packages venv cassandra-dist object-store-dist wheels app-wheelhouse image lab lab-up lab-down \
+.PHONY: help prereqs host-packages venv cassandra-dist jars wheels app-wheelhouse image lab lab-up lab-down \
         site lint vagrant-validate unit integration test molecule molecule-default molecule-app molecule-multi-dc \
         report clean bench
 
@@ -38,8 +38,10 @@ venv: $(STAMP)
 cassandra-dist: host-packages
 	@scripts/fetch-cassandra.sh --all >/dev/null
 
-object-store-dist: host-packages
-	@scripts/fetch-s3proxy.sh >/dev/null
+# The jars the roles install (the backups' store, the JMX exporter agent), pinned in their defaults.
+jars: host-packages
+	@scripts/fetch-jar.sh s3proxy >/dev/null
+	@scripts/fetch-jar.sh jmx-exporter >/dev/null
 
 wheels: venv
 	@scripts/fetch-wheels.sh >/dev/null
@@ -51,7 +53,7 @@ app-wheelhouse: venv
 image: host-packages
 	@scripts/build-base-image.sh >/dev/null
 
-prereqs: host-packages venv cassandra-dist object-store-dist wheels app-wheelhouse image
+prereqs: host-packages venv cassandra-dist jars wheels app-wheelhouse image
 
 lab-up: prereqs
 	FLEET_LAB_IMAGE=$(IMAGE) ansible-playbook playbooks/lab_up.yml
@@ -91,8 +93,9 @@ vagrant-validate: host-packages
 	cd vagrant && VAGRANT_HOME=$(FLEET_CACHE)/vagrant/home VAGRANT_DOTFILE_PATH=$(FLEET_CACHE)/vagrant/validate \
 	  VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1 vagrant validate --ignore-provider
 
-unit: venv
-	pytest -q tests/unit app/tests/unit app/tests/dashboard
+# The alert rules' tests run Debian's promtool (unpacked from the prometheus package, not installed).
+unit: venv host-packages
+	FLEET_PROMTOOL=$$(scripts/fetch-prometheus-tools.sh) pytest -q tests/unit app/tests/unit app/tests/dashboard
 
 # App integration, dashboard AppTest and headless-Chromium tests against a real single Cassandra node on 127.0.0.1 (same distribution
 # and role templates as the hosts), stopped whatever the outcome.

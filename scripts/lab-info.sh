@@ -25,12 +25,26 @@ for h in inv.get("fleet_dashboard", {}).get("hosts", []):
     dc, ip = hv[h].get("fleet_app_local_dc", "?"), hv[h].get("ansible_host", h)
     print(f"  Dashboard {dc:4}: https://{ip}/   ({h}, reads from {dc})")
 ' <<<"$inventory")
+# Prometheus and Alertmanager on each monitoring host (ports from the roles' defaults).
+. scripts/role-defaults.sh
+monitoring=$(PROMETHEUS_PORT=$(role_default prometheus prometheus_port) \
+             ALERTMANAGER_PORT=$(role_default alertmanager alertmanager_port) python3 -c '
+import json, os, sys
+inv = json.load(sys.stdin)
+hv = inv["_meta"]["hostvars"]
+prometheus, alertmanager = os.environ["PROMETHEUS_PORT"], os.environ["ALERTMANAGER_PORT"]
+for h in inv.get("monitoring", {}).get("hosts", []):
+    ip = hv[h].get("ansible_host", h)
+    print(f"  Prometheus    : http://{ip}:{prometheus}/targets   alerts: /alerts   ({h})")
+    print(f"  Alertmanager  : http://{ip}:{alertmanager}/")
+' <<<"$inventory")
 cat <<INFO
 
 Fleet Tracing lab is up.
 $ips
 
 $dashboards
+$monitoring
   Sign in       : user "operator" (console, admin) or "viewer" (pages only); passwords:
                   ansible-vault view inventories/lab/group_vars/all/vault.yml | grep proxy
   Certificates  : signed by the lab's CA, ~/.cache/fleet-tracing/pki/lab/ca.pem (import it in

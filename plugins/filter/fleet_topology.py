@@ -3,6 +3,7 @@ a node's address, its data center, the seeds or the replication per DC reads it 
 
     {{ 'cass-dc1-1' | fleet_address(hostvars) }}
     {{ hostvars | fleet_topology(groups['cassandra'], seeds_per_dc=1, max_rf=3) }}
+    {{ hostvars | fleet_scrape_jobs(groups, ports) }}     (role prometheus: what it scrapes)
 """
 
 from __future__ import annotations
@@ -87,8 +88,72 @@ def fleet_topology(
     }
 
 
+# The inventory groups whose hosts run the platform (and so a node exporter): a host in none of
+# them (a spare not yet added, the controller) is not scraped.
+TIERS = ("cassandra", "fleet_app", "object_store", "monitoring")
+
+
+def _target(host: str, hostvars: Mapping[str, Any], port: int, **labels: str) -> dict[str, Any]:
+    return {
+        "targets": [f"{fleet_address(host, hostvars)}:{port}"],
+        "labels": {"instance": host, **labels},
+    }
+
+
+def _hosts(groups: Mapping[str, Iterable[str]], *names: str) -> list[str]:
+    return sorted({host for name in names for host in groups.get(name, ())})
+
+
+def fleet_scrape_jobs(
+    hostvars: Mapping[str, Any], groups: Mapping[str, Iterable[str]], ports: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Prometheus `scrape_configs` (static targets, hosts sorted by name, labelled `instance` by
+    inventory name). `ports`: node_exporter, prometheus, alertmanager, and cassandra, the default
+    of the nodes' agent port (a node's own `cassandra_metrics_port` wins; 0 leaves it out)."""
+    for key in ("node_exporter", "cassandra", "prometheus", "alertmanager"):
+        if key not in ports:
+            raise AnsibleFilterError(f"fleet_scrape_jobs: ports lacks {key!r}")
+    monitoring = _hosts(groups, "monitoring")
+    if not monitoring:
+        raise AnsibleFilterError(
+            "fleet_scrape_jobs: the inventory has no host in group 'monitoring'"
+        )
+    nodes = []
+    for host in _hosts(groups, "cassandra"):
+        port = int(hostvars[host].get("cassandra_metrics_port", ports["cassandra"]))
+        if port > 0:
+            settings = hostvars[host]
+            labels = {
+                "dc": str(settings.get("cassandra_dc", "")),
+                "rack": str(settings.get("cassandra_rack", "")),
+            }
+            nodes.append(_target(host, hostvars, port, **labels))
+    jobs = [
+        (
+            "node",
+            [_target(h, hostvars, int(ports["node_exporter"])) for h in _hosts(groups, *TIERS)],
+        ),
+        ("cassandra", nodes),
+        ("prometheus", [_target(h, hostvars, int(ports["prometheus"])) for h in monitoring]),
+        ("alertmanager", [_target(h, hostvars, int(ports["alertmanager"])) for h in monitoring]),
+    ]
+    return [{"job_name": name, "static_configs": targets} for name, targets in jobs if targets]
+
+
+def fleet_alertmanagers(
+    hostvars: Mapping[str, Any], groups: Mapping[str, Iterable[str]], port: int
+) -> list[str]:
+    """Where Prometheus sends its alerts: every monitoring host's Alertmanager, address:port."""
+    return [f"{fleet_address(host, hostvars)}:{int(port)}" for host in _hosts(groups, "monitoring")]
+
+
 class FilterModule:
     """Ansible entry point."""
 
     def filters(self) -> dict[str, object]:
-        return {"fleet_address": fleet_address, "fleet_topology": fleet_topology}
+        return {
+            "fleet_address": fleet_address,
+            "fleet_topology": fleet_topology,
+            "fleet_scrape_jobs": fleet_scrape_jobs,
+            "fleet_alertmanagers": fleet_alertmanagers,
+        }

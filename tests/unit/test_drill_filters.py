@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "roles" / "drill" / "filter_plugins"))
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
@@ -243,3 +245,64 @@ def test_only_unavailable_refusals_count_not_timeouts() -> None:
     assert df.drill_probe_refused({"LOCAL_QUORUM": {"errors": {"WriteTimeout": 3}}}) == {
         "LOCAL_QUORUM": 0
     }
+
+
+# The fault's alert (tasks/alert.yml): its bound from the running Prometheus, the report's check.
+RULES = {
+    "data": {
+        "groups": [
+            {
+                "name": "fleet-hosts",
+                "interval": 15,
+                "rules": [{"name": "CassandraNodeDown", "type": "recording"}],
+            },
+            {
+                "name": "fleet-availability",
+                "interval": 15,
+                "rules": [{"name": "CassandraNodeDown", "type": "alerting", "duration": 60}],
+            },
+        ]
+    }
+}
+TARGETS = {
+    "data": {
+        "activeTargets": [
+            {"labels": {"job": "cassandra"}, "scrapeInterval": "15s", "scrapeTimeout": "10s"},
+            {"labels": {"job": "cassandra"}, "scrapeInterval": "1m30s", "scrapeTimeout": "500ms"},
+            {"labels": {"job": "node"}, "scrapeInterval": "5m", "scrapeTimeout": "10s"},
+        ]
+    }
+}
+
+
+def test_the_alerts_bound_is_its_for_an_evaluation_and_the_slowest_failed_scrape() -> None:
+    # 60 s for + 15 s evaluation + (90 s + 0.5 s) scrape + 5 s; the node job is not the nodes'
+    assert df.drill_alert_bound(RULES, TARGETS, "CassandraNodeDown", "cassandra") == {
+        "for_s": 60.0,
+        "bound_s": 170.5,
+    }
+    with pytest.raises(ValueError, match="no alerting rule 'NodeGone'"):
+        df.drill_alert_bound(RULES, TARGETS, "NodeGone", "cassandra")
+    with pytest.raises(ValueError, match="no 'fleet_etl' target"):
+        df.drill_alert_bound(RULES, TARGETS, "CassandraNodeDown", "fleet_etl")
+    with pytest.raises(ValueError, match="not a Prometheus duration"):
+        df._duration_s("15x")
+
+
+@pytest.mark.parametrize(("seconds", "ok"), [(72.4, True), (96.0, False), (None, False)])
+def test_the_report_judges_when_alertmanager_listed_the_alert(seconds, ok) -> None:
+    alert = {
+        "name": "CassandraNodeDown",
+        "seconds": seconds,
+        "bound_s": 95.0,
+        "for_s": 60.0,
+        "waited_s": 150.0,
+    }
+    report = df.drill_build_report({**_data(), "alert": alert})
+    check = next(
+        c for c in report["checks"] if c["check"] == "Alertmanager listed CassandraNodeDown in time"
+    )
+    assert check["ok"] is ok and report["ok"] is ok
+    assert report["alert"] == alert
+    assert ("not listed within 150.0 s" in check["detail"]) is (seconds is None)
+    assert "alert" not in [c["check"] for c in df.drill_build_report(_data())["checks"]]

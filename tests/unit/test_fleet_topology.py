@@ -123,3 +123,49 @@ def test_properties_of_any_inventory(dcs, seeds_per_dc, max_rf):
         assert seeds == members[: min(seeds_per_dc, len(members))]
         assert 1 <= topo["replication"][dc] == min(len(members), max_rf) <= topo["dc_sizes"][dc]
     assert topo["seeds"] == [h for h in nodes if h in topo["seeds"]]
+
+
+# What Prometheus scrapes (role prometheus).
+SCRAPE_HOSTVARS = {
+    **HOSTVARS,
+    "n4": {**HOSTVARS["n4"], "cassandra_metrics_port": 0},
+    "app": {"ansible_host": "10.0.0.31"},
+    "mon": {"ansible_host": "10.0.0.41"},
+    "spare": {"cassandra_dc": "dc1", "ansible_host": "10.0.0.13"},
+}
+SCRAPE_GROUPS = {
+    "all": ["n1", "n2", "n3", "n4", "app", "mon", "spare"],
+    "cassandra": ["n3", "n1", "n2", "n4"],
+    "fleet_app": ["app"],
+    "object_store": ["mon"],
+    "monitoring": ["mon"],
+}
+PORTS = {"node_exporter": 9100, "cassandra": 7070, "prometheus": 9090, "alertmanager": 9093}
+
+
+def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
+    jobs = {
+        job["job_name"]: job["static_configs"]
+        for job in ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, PORTS)
+    }
+    assert list(jobs) == ["node", "cassandra", "prometheus", "alertmanager"]
+    # every tier's hosts, once each, sorted; the spare (in no tier) is left out
+    assert [t["labels"]["instance"] for t in jobs["node"]] == ["app", "mon", "n1", "n2", "n3", "n4"]
+    assert jobs["node"][0] == {"targets": ["10.0.0.31:9100"], "labels": {"instance": "app"}}
+    # a node's own port wins, 0 leaves it out; its DC and rack label it
+    assert jobs["cassandra"] == [
+        {"targets": ["10.0.0.11:7070"], "labels": {"instance": "n1", "dc": "dc1", "rack": ""}},
+        {"targets": ["10.0.0.12:7070"], "labels": {"instance": "n2", "dc": "dc1", "rack": ""}},
+        {"targets": ["10.0.0.21:7070"], "labels": {"instance": "n3", "dc": "dc2", "rack": ""}},
+    ]
+    assert jobs["prometheus"] == [{"targets": ["10.0.0.41:9090"], "labels": {"instance": "mon"}}]
+    assert ft.fleet_alertmanagers(SCRAPE_HOSTVARS, SCRAPE_GROUPS, 9093) == ["10.0.0.41:9093"]
+
+
+def test_scraping_needs_a_monitoring_host_and_every_port():
+    with pytest.raises(AnsibleFilterError, match="no host in group 'monitoring'"):
+        ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, {**SCRAPE_GROUPS, "monitoring": []}, PORTS)
+    with pytest.raises(AnsibleFilterError, match="ports lacks 'alertmanager'"):
+        ft.fleet_scrape_jobs(
+            SCRAPE_HOSTVARS, SCRAPE_GROUPS, {k: v for k, v in PORTS.items() if k != "alertmanager"}
+        )

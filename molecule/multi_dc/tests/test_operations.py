@@ -146,6 +146,23 @@ def test_the_destroyed_node_was_replaced_with_its_tokens_and_repaired():
     )
 
 
+def test_the_destroyed_node_raised_its_down_alert_in_time():
+    """While the node was down, Alertmanager listed CassandraNodeDown for it within the bound the
+    running Prometheus implies (the rule's for, an evaluation, a failed scrape, 5 s); the DC
+    drill (every node of dc1 stopped) waited for CassandraDatacenterDown the same way."""
+    alert = _report("drill-node-destroy-")["alert"]
+    assert alert["name"] == "CassandraNodeDown"
+    assert float(alert["for_s"]) > 0
+    assert alert["seconds"] is not None and float(alert["for_s"]) < float(
+        alert["seconds"]
+    ) <= float(alert["bound_s"])
+    dc_alert = _report("drill-dc-stop-")["alert"]
+    assert dc_alert["name"] == "CassandraDatacenterDown"
+    assert dc_alert["seconds"] is not None and float(dc_alert["seconds"]) <= float(
+        dc_alert["bound_s"]
+    )
+
+
 def _owns_rf_times_100_in_every_dc(ownership: dict[str, dict[str, float]]) -> None:
     """A lifecycle report's ownership ({keyspace: {dc: %}}, checked by the playbook against the
     replication the cluster holds): every DC of the scenario owns each app keyspace a whole

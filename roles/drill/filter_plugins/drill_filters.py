@@ -73,7 +73,9 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
     per ETL host: host, dc, levels (its consistency then fallback), delta (its counters over the
     drill) and during (until the fault was seen), both by the fleet_etl_counter_delta filter,
     after (its last counters), verify: its ledger's read-back), failover (the survivors'
-    results), dashboard, probe, repairs, fail_on_unexpected.
+    results), dashboard, probe, repairs, fail_on_unexpected, alert (the fault's alert as
+    Alertmanager listed it: name, seconds from the fault or None, bound_s, for_s, waited_s; empty
+    when nothing monitors the cluster or the fault raises no alert).
     """
     events = _offsets(list(data.get("events") or []))
     probe = data["probe"]
@@ -205,6 +207,17 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         "repair_s": _between(events, "hints delivered", "repair done"),
         "failback_s": _between(events, "hints delivered", "failback done"),
     }
+    alert = data.get("alert") or {}
+    if alert:
+        seconds = alert.get("seconds")
+        check(
+            f"Alertmanager listed {alert['name']} in time",
+            seconds is not None and seconds <= float(alert["bound_s"]),
+            f"after {seconds} s from the fault (bound {alert['bound_s']} s: the rule's for "
+            f"{alert['for_s']} s, a scrape interval and timeout, an evaluation interval, 5 s)"
+            if seconds is not None
+            else f"not listed within {alert.get('waited_s')} s",
+        )
     rto = _rto(events, data.get("failover") or [], data["plan"])
     if data["plan"].get("failover"):
         check(
@@ -232,6 +245,7 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         "dashboard": data.get("dashboard") or {},
         "pages": pages,
         "repairs": data.get("repairs") or [],
+        "alert": alert,
         "checks": checks,
         "ok": all(c["ok"] for c in checks),
     }
@@ -296,6 +310,51 @@ def _rto(
     return round(max(firsts[f] for f in moved) - fault, 1)
 
 
+def _duration_s(text: str) -> float:
+    """A Prometheus duration ("15s", "1m30s", "500ms") in seconds."""
+    total, number = 0.0, ""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    i = 0
+    while i < len(text):
+        if text[i].isdigit() or text[i] == ".":
+            number += text[i]
+            i += 1
+            continue
+        unit = text[i : i + 2] if text[i : i + 2] == "ms" else text[i]
+        if not number or unit not in units:
+            raise ValueError(f"not a Prometheus duration: {text!r}")
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    if number:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return total
+
+
+def drill_alert_bound(rules: dict[str, Any], targets: dict[str, Any], alert: str, job: str) -> dict:
+    """How soon Alertmanager must list ``alert`` once its condition holds, from the running
+    Prometheus's /api/v1/rules and /api/v1/targets answers: the rule's ``for``, its group's
+    evaluation interval, the ``job`` targets' longest scrape interval and timeout (the failed
+    scrape that starts it), and 5 s for the hand-over to Alertmanager and the caller's poll."""
+    for group in rules["data"]["groups"]:
+        for rule in group["rules"]:
+            if rule.get("name") == alert and rule.get("type") == "alerting":
+                scraped = [
+                    t for t in targets["data"]["activeTargets"] if t["labels"].get("job") == job
+                ]
+                if not scraped:
+                    raise ValueError(f"drill_alert_bound: Prometheus scrapes no {job!r} target")
+                scrape = max(
+                    _duration_s(t["scrapeInterval"]) + _duration_s(t["scrapeTimeout"])
+                    for t in scraped
+                )
+                for_s = float(rule["duration"])
+                return {
+                    "for_s": for_s,
+                    "bound_s": round(for_s + float(group["interval"]) + scrape + 5, 1),
+                }
+    raise ValueError(f"drill_alert_bound: Prometheus has no alerting rule {alert!r}")
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -305,4 +364,5 @@ class FilterModule:
             "drill_build_report": drill_build_report,
             "drill_pages_summary": drill_pages_summary,
             "drill_probe_refused": drill_probe_refused,
+            "drill_alert_bound": drill_alert_bound,
         }

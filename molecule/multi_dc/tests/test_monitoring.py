@@ -1,0 +1,168 @@
+"""Metrics and alerts on the hosts (playbooks/monitoring.yml): the node exporter on every host,
+the JMX exporter agent in every Cassandra node, Prometheus and Alertmanager on the monitoring host.
+Prometheus is asked, on the monitoring host, what it scrapes and what it holds: every target the
+inventory implies is up, the Cassandra series have plausible values after the ETL has written,
+every alert rule is loaded and no "down" alert fires on the healthy cluster. The firewall lets
+only the monitoring host scrape."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
+
+import cluster_checks as cc
+
+NODES = cc.hosts("cassandra")
+APPS = cc.hosts("fleet_app")
+MONITORING = cc.hosts("monitoring")[0]
+PLATFORM = sorted(set(NODES) | set(APPS) | set(cc.hosts("object_store")) | {MONITORING})
+NODE_EXPORTER, AGENT, PROMETHEUS, ALERTMANAGER = 9100, 7070, 9090, 9093
+KEYSPACE = cc.role_default("fleet_app", "fleet_app_keyspace")
+
+
+def _get(host: Any, url: str) -> Any:
+    """GET url from host (python3's urllib: the hosts have no curl), as JSON."""
+    probe = (
+        f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+    )
+    return json.loads(host.check_output(f"python3 -c {shlex.quote(probe)}"))
+
+
+def _prometheus(path: str) -> Any:
+    monitoring = cc.get_host(MONITORING)
+    return _get(monitoring, f"http://{cc.address(monitoring)}:{PROMETHEUS}{path}")
+
+
+def _query(expr: str) -> list[dict[str, Any]]:
+    from urllib.parse import quote
+
+    answer = _prometheus(f"/api/v1/query?query={quote(expr)}")
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+def _by_instance(expr: str) -> dict[str, float]:
+    return {row["metric"]["instance"]: float(row["value"][1]) for row in _query(expr)}
+
+
+def _connects(source: str, target: str, port: int) -> bool:
+    address = cc.address(cc.get_host(target))
+    probe = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(({address!r}, {port}), timeout=3).close()\n"
+        "    print('open')\n"
+        "except OSError:\n"
+        "    print('closed')\n"
+    )
+    return cc.get_host(source).check_output(f"python3 -c {shlex.quote(probe)}") == "open"
+
+
+def test_the_services_run_on_their_hosts_addresses_only():
+    monitoring = cc.get_host(MONITORING)
+    for unit, port in (("prometheus", PROMETHEUS), ("prometheus-alertmanager", ALERTMANAGER)):
+        service = monitoring.service(unit)
+        assert service.is_running and service.is_enabled, unit
+        listening = monitoring.check_output(f"ss -Htln 'sport = :{port}'").split()
+        assert listening[3] == f"{cc.address(monitoring)}:{port}", listening
+    for name in PLATFORM:
+        host = cc.get_host(name)
+        assert host.service("prometheus-node-exporter").is_running, name
+        listening = host.check_output(f"ss -Htln 'sport = :{NODE_EXPORTER}'").split()
+        assert listening[3] == f"{cc.address(host)}:{NODE_EXPORTER}", (name, listening)
+
+
+def test_every_target_the_inventory_implies_is_scraped_and_up():
+    expected = (
+        {("node", h) for h in PLATFORM}
+        | {("cassandra", h) for h in NODES}
+        | {("prometheus", MONITORING), ("alertmanager", MONITORING)}
+    )
+    deadline = time.monotonic() + 90  # a target restarted by the side effect: a few scrapes
+    while True:
+        targets = _prometheus("/api/v1/targets?state=active")["data"]["activeTargets"]
+        seen = {(t["labels"]["job"], t["labels"]["instance"]): t for t in targets}
+        down = {key: t["lastError"] for key, t in seen.items() if t["health"] != "up"}
+        if (set(seen) == expected and not down) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert set(seen) == expected
+    assert not down
+    # Each node's target carries its DC and rack, as the inventory sets them.
+    for name in NODES:
+        labels = seen[("cassandra", name)]["labels"]
+        settings = cc.host_vars(name)
+        assert (labels["dc"], labels["rack"]) == (
+            settings["cassandra_dc"],
+            settings["cassandra_rack"],
+        )
+
+
+def test_the_cassandra_series_hold_plausible_values_after_the_etl_has_written():
+    load = _by_instance('cassandra_storage_load_bytes{job="cassandra"}')
+    assert sorted(load) == NODES and all(value > 0 for value in load.values()), load
+    writes = _by_instance('cassandra_client_requests_total{job="cassandra", operation="Write"}')
+    assert sorted(writes) == NODES and sum(writes.values()) > 1000, writes
+    p99 = _by_instance(
+        'cassandra_client_request_latency_seconds{operation="Write", quantile="0.99"}'
+    )
+    assert sorted(p99) == NODES and all(0 <= value < 10 for value in p99.values()), p99
+    sstables = _query(f'cassandra_table_live_sstables{{keyspace="{KEYSPACE}"}}')
+    assert {row["metric"]["instance"] for row in sstables} == set(NODES)
+    assert not _query(
+        'cassandra_table_live_sstables{keyspace=~"system.*"}'
+    )  # left out by the rules
+    heap = _by_instance('jvm_memory_used_bytes{job="cassandra", area="heap"}')
+    heap_max = _by_instance('jvm_memory_max_bytes{job="cassandra", area="heap"}')
+    assert sorted(heap) == NODES and all(0 < heap[n] <= heap_max[n] for n in NODES), (
+        heap,
+        heap_max,
+    )
+    memory = _by_instance('node_memory_MemTotal_bytes{job="node"}')
+    assert sorted(memory) == PLATFORM
+
+
+def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_cluster():
+    groups = _prometheus("/api/v1/rules")["data"]["groups"]
+    loaded = {rule["name"] for group in groups for rule in group["rules"]}
+    assert {
+        "HostDown",
+        "CassandraNodeDown",
+        "CassandraDatacenterDown",
+        "CassandraWriteLatencyHigh",
+        "CassandraDroppedMutations",
+        "DiskAlmostFull",
+        "CassandraHeapPressure",
+    } <= loaded
+    assert all(rule["health"] == "ok" for group in groups for rule in group["rules"])
+    firing = [
+        a["labels"]
+        for a in _prometheus("/api/v1/alerts")["data"]["alerts"]
+        if a["state"] == "firing"
+    ]
+    assert not [a for a in firing if a["alertname"].endswith("Down")], firing
+    # Prometheus sends to the monitoring host's Alertmanager, which runs the role's configuration.
+    managers = _prometheus("/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    monitoring = cc.get_host(MONITORING)
+    assert [m["url"] for m in managers] == [
+        f"http://{cc.address(monitoring)}:{ALERTMANAGER}/api/v2/alerts"
+    ]
+    status = _get(monitoring, f"http://{cc.address(monitoring)}:{ALERTMANAGER}/api/v2/status")
+    assert "CassandraDatacenterDown" in status["config"]["original"]  # the inhibition
+
+
+@pytest.mark.parametrize(
+    ("target", "port"), [(NODES[0], NODE_EXPORTER), (NODES[0], AGENT), (APPS[0], NODE_EXPORTER)]
+)
+def test_only_the_monitoring_host_may_scrape(target, port):
+    assert _connects(MONITORING, target, port)
+    source = APPS[1] if target == APPS[0] else APPS[0]
+    assert not _connects(source, target, port)
