@@ -306,3 +306,33 @@ def test_the_report_judges_when_alertmanager_listed_the_alert(seconds, ok) -> No
     assert report["alert"] == alert
     assert ("not listed within 150.0 s" in check["detail"]) is (seconds is None)
     assert "alert" not in [c["check"] for c in df.drill_build_report(_data())["checks"]]
+
+
+def test_the_alerts_delay_is_when_prometheus_fired_it_for_every_target() -> None:
+    fault = 1796510400.0  # 2026-12-05T22:40:00Z
+    alerts = [
+        {
+            "labels": {"alertname": "CassandraNodeDown", "instance": "n1"},
+            "startsAt": "2026-12-05T22:41:12.5Z",
+        },
+        {
+            "labels": {"alertname": "CassandraNodeDown", "instance": "n2"},
+            "startsAt": "2026-12-05T22:41:20.123456789Z",
+        },
+        {"labels": {"alertname": "HostDown", "instance": "n3"}, "startsAt": "2026-12-05T22:40:01Z"},
+    ]
+    assert df.drill_alert_seconds(alerts, "CassandraNodeDown", "instance", ["n1"], fault) == 72.5
+    # every target's alert, the last one counts; until then none
+    assert (
+        df.drill_alert_seconds(alerts, "CassandraNodeDown", "instance", ["n1", "n2"], fault) == 80.1
+    )
+    assert (
+        df.drill_alert_seconds(alerts, "CassandraNodeDown", "instance", ["n1", "n3"], fault) is None
+    )
+    assert df.drill_alert_seconds([], "CassandraNodeDown", "instance", ["n1"], fault) is None
+    offset = [{**alerts[0], "startsAt": "2026-12-05T23:41:12+01:00"}]
+    assert df.drill_alert_seconds(offset, "CassandraNodeDown", "instance", ["n1"], fault) == 72.0
+    with pytest.raises(ValueError, match="not an RFC 3339 time"):
+        df.drill_alert_seconds(
+            [{**alerts[0], "startsAt": "yesterday"}], "CassandraNodeDown", "instance", ["n1"], 0
+        )

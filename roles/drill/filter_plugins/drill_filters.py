@@ -3,6 +3,9 @@ and the report's derived figures. Unit-tested in tests/unit/test_drill_filters.p
 
 from __future__ import annotations
 
+import math
+import re
+from datetime import datetime
 from typing import Any
 
 # Errors meaning "this consistency level cannot be met now" (as opposed to timeouts).
@@ -355,6 +358,34 @@ def drill_alert_bound(rules: dict[str, Any], targets: dict[str, Any], alert: str
     raise ValueError(f"drill_alert_bound: Prometheus has no alerting rule {alert!r}")
 
 
+def _epoch(stamp: str) -> float:
+    """An RFC 3339 time as Alertmanager writes it (nanoseconds, "Z"), in seconds since the epoch."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", stamp)
+    if not match:
+        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+    whole, fraction, zone = match.groups()
+    when = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    return when.timestamp() + float("0." + (fraction or "0"))
+
+
+def drill_alert_seconds(
+    alerts: list[dict[str, Any]], name: str, key: str, wanted: list[str], since: float
+) -> float | None:
+    """Seconds from ``since`` (the fault) until Alertmanager's alert ``name`` had fired for every
+    one of ``wanted`` (matched on label ``key``): the latest of their ``startsAt``, which is when
+    Prometheus fired each one, not when the caller looked. None while one is missing."""
+    started: dict[str, float] = {}
+    for alert in alerts:
+        labels = alert.get("labels") or {}
+        if labels.get("alertname") == name and labels.get(key) in wanted:
+            started[labels[key]] = min(
+                started.get(labels[key], math.inf), _epoch(alert["startsAt"])
+            )
+    if set(started) != set(wanted):
+        return None
+    return round(max(started.values()) - float(since), 1)
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -365,4 +396,5 @@ class FilterModule:
             "drill_pages_summary": drill_pages_summary,
             "drill_probe_refused": drill_probe_refused,
             "drill_alert_bound": drill_alert_bound,
+            "drill_alert_seconds": drill_alert_seconds,
         }
