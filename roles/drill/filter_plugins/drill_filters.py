@@ -77,8 +77,8 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
     drill) and during (until the fault was seen), both by the fleet_etl_counter_delta filter,
     after (its last counters), verify: its ledger's read-back), failover (the survivors'
     results), dashboard, probe, repairs, fail_on_unexpected, alert (the fault's alert as
-    Alertmanager listed it: name, seconds from the fault or None, bound_s, for_s, waited_s; empty
-    when nothing monitors the cluster or the fault raises no alert).
+    Alertmanager listed it: name, seconds from the fault in place or None, bound_s, for_s,
+    waited_s; empty when nothing monitors the cluster or the fault raises no alert).
     """
     events = _offsets(list(data.get("events") or []))
     probe = data["probe"]
@@ -216,8 +216,9 @@ def drill_build_report(data: dict[str, Any]) -> dict[str, Any]:
         check(
             f"Alertmanager listed {alert['name']} in time",
             seconds is not None and seconds <= float(alert["bound_s"]),
-            f"after {seconds} s from the fault (bound {alert['bound_s']} s: the rule's for "
-            f"{alert['for_s']} s, a scrape interval and timeout, an evaluation interval, 5 s)"
+            f"after {seconds} s from the fault in place (bound {alert['bound_s']} s: the "
+            f"rule's for {alert['for_s']} s, a scrape interval and timeout, an evaluation "
+            "interval, 5 s)"
             if seconds is not None
             else f"not listed within {alert.get('waited_s')} s",
         )
