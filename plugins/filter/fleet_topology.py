@@ -91,6 +91,8 @@ def fleet_topology(
 # The inventory groups whose hosts run the platform (and so a node exporter): a host in none of
 # them (a spare not yet added, the controller) is not scraped.
 TIERS = ("cassandra", "fleet_app", "object_store", "monitoring")
+# The app's own exporters on every host of fleet_app (fleet etl stream, fleet dashboard).
+APP_JOBS = ("fleet_etl", "fleet_dashboard")
 
 
 def _target(host: str, hostvars: Mapping[str, Any], port: int, **labels: str) -> dict[str, Any]:
@@ -108,9 +110,11 @@ def fleet_scrape_jobs(
     hostvars: Mapping[str, Any], groups: Mapping[str, Iterable[str]], ports: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Prometheus `scrape_configs` (static targets, hosts sorted by name, labelled `instance` by
-    inventory name). `ports`: node_exporter, prometheus, alertmanager, and cassandra, the default
-    of the nodes' agent port (a node's own `cassandra_metrics_port` wins; 0 leaves it out)."""
-    for key in ("node_exporter", "cassandra", "prometheus", "alertmanager"):
+    inventory name). `ports`: node_exporter, prometheus, alertmanager, cassandra, the default
+    of the nodes' agent port (a node's own `cassandra_metrics_port` wins; 0 leaves it out), and
+    fleet_etl and fleet_dashboard, the app hosts' ETL and dashboard metrics ports (0: not
+    served), their targets labelled with the host's `fleet_app_local_dc`."""
+    for key in ("node_exporter", "cassandra", "prometheus", "alertmanager", *APP_JOBS):
         if key not in ports:
             raise AnsibleFilterError(f"fleet_scrape_jobs: ports lacks {key!r}")
     monitoring = _hosts(groups, "monitoring")
@@ -128,6 +132,21 @@ def fleet_scrape_jobs(
                 "rack": str(settings.get("cassandra_rack", "")),
             }
             nodes.append(_target(host, hostvars, port, **labels))
+    apps = _hosts(groups, "fleet_app")
+    app_jobs = [
+        (
+            job,
+            [
+                _target(
+                    h, hostvars, int(ports[job]), dc=str(hostvars[h].get("fleet_app_local_dc", ""))
+                )
+                for h in apps
+            ]
+            if int(ports[job]) > 0
+            else [],
+        )
+        for job in APP_JOBS
+    ]
     jobs = [
         (
             "node",
@@ -136,6 +155,7 @@ def fleet_scrape_jobs(
         ("cassandra", nodes),
         ("prometheus", [_target(h, hostvars, int(ports["prometheus"])) for h in monitoring]),
         ("alertmanager", [_target(h, hostvars, int(ports["alertmanager"])) for h in monitoring]),
+        *app_jobs,
     ]
     return [{"job_name": name, "static_configs": targets} for name, targets in jobs if targets]
 

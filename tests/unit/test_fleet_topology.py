@@ -129,7 +129,7 @@ def test_properties_of_any_inventory(dcs, seeds_per_dc, max_rf):
 SCRAPE_HOSTVARS = {
     **HOSTVARS,
     "n4": {**HOSTVARS["n4"], "cassandra_metrics_port": 0},
-    "app": {"ansible_host": "10.0.0.31"},
+    "app": {"ansible_host": "10.0.0.31", "fleet_app_local_dc": "dc1"},
     "mon": {"ansible_host": "10.0.0.41"},
     "spare": {"cassandra_dc": "dc1", "ansible_host": "10.0.0.13"},
 }
@@ -140,7 +140,14 @@ SCRAPE_GROUPS = {
     "object_store": ["mon"],
     "monitoring": ["mon"],
 }
-PORTS = {"node_exporter": 9100, "cassandra": 7070, "prometheus": 9090, "alertmanager": 9093}
+PORTS = {
+    "node_exporter": 9100,
+    "cassandra": 7070,
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "fleet_etl": 9470,
+    "fleet_dashboard": 9471,
+}
 
 
 def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
@@ -148,7 +155,14 @@ def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
         job["job_name"]: job["static_configs"]
         for job in ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, PORTS)
     }
-    assert list(jobs) == ["node", "cassandra", "prometheus", "alertmanager"]
+    assert list(jobs) == [
+        "node",
+        "cassandra",
+        "prometheus",
+        "alertmanager",
+        "fleet_etl",
+        "fleet_dashboard",
+    ]
     # every tier's hosts, once each, sorted; the spare (in no tier) is left out
     assert [t["labels"]["instance"] for t in jobs["node"]] == ["app", "mon", "n1", "n2", "n3", "n4"]
     assert jobs["node"][0] == {"targets": ["10.0.0.31:9100"], "labels": {"instance": "app"}}
@@ -160,6 +174,14 @@ def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
     ]
     assert jobs["prometheus"] == [{"targets": ["10.0.0.41:9090"], "labels": {"instance": "mon"}}]
     assert ft.fleet_alertmanagers(SCRAPE_HOSTVARS, SCRAPE_GROUPS, 9093) == ["10.0.0.41:9093"]
+    # the app hosts' exporters, labelled with the DC the app serves
+    assert jobs["fleet_etl"] == [
+        {"targets": ["10.0.0.31:9470"], "labels": {"instance": "app", "dc": "dc1"}}
+    ]
+    assert jobs["fleet_dashboard"][0]["targets"] == ["10.0.0.31:9471"]
+    # a port of 0: that exporter is off, no job
+    off = ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, {**PORTS, "fleet_dashboard": 0})
+    assert [job["job_name"] for job in off][-1] == "fleet_etl"
 
 
 def test_scraping_needs_a_monitoring_host_and_every_port():

@@ -5,6 +5,7 @@ Only the writer's event loop (one thread) updates a :class:`Metrics`; no locking
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 PERCENTILES = (50.0, 95.0, 99.0)
+# Upper bounds (ms) of the write latency histogram the ETL exports (fleet.exporter): from a
+# local-DC acknowledgement (a few ms) to the driver's request timeout.
+LATENCY_BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0)
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
@@ -28,6 +32,38 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
         raise ValueError("pct must be in (0, 100]")
     rank = math.ceil(pct / 100.0 * len(sorted_values))
     return sorted_values[max(rank, 1) - 1]
+
+
+@dataclass
+class LatencyHistogram:
+    """Counts of latencies per bucket of :data:`LATENCY_BUCKETS_MS` (the last one: above them
+    all) and their sum: what Prometheus needs, in constant memory."""
+
+    bounds_ms: tuple[float, ...] = LATENCY_BUCKETS_MS
+    counts: list[int] = field(default_factory=list)
+    sum_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if list(self.bounds_ms) != sorted(set(self.bounds_ms)):
+            raise ValueError("bucket bounds must be strictly increasing")
+        self.counts = [0] * (len(self.bounds_ms) + 1)
+
+    def observe(self, ms: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds_ms, ms)] += 1
+        self.sum_ms += ms
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(upper bound in ms, latencies at or below it), ending with (inf, count)."""
+        total = 0
+        result = []
+        for bound, count in zip((*self.bounds_ms, math.inf), self.counts, strict=True):
+            total += count
+            result.append((bound, total))
+        return result
 
 
 @dataclass
@@ -64,6 +100,7 @@ class Metrics:
     fleets: dict[str, FleetCounts] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     latencies_ms: array[float] = field(default_factory=lambda: array("d"))
+    latency_histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
     started: float = 0.0
     finished: float | None = None
 
@@ -72,6 +109,7 @@ class Metrics:
 
     def record_latency(self, ms: float) -> None:
         self.latencies_ms.append(ms)
+        self.latency_histogram.observe(ms)
 
     def record_written(self, fleet_id: str, wall: Callable[[], float] = time.time) -> None:
         counts = self.fleets.setdefault(fleet_id, FleetCounts())

@@ -9,7 +9,8 @@ of its DC (a failover restarts it) loses nothing. Without a spool it fails at on
 Cassandra cannot be reached, as before.
 
 After every tick the stats file (``--stats-file``) gets the counters, the spool, and every node
-with the driver's view of it (up, open connections): the operations' pre-checks read it.
+with the driver's view of it (up, open connections): the operations' pre-checks read it. With
+``--metrics-listen`` the same counters and status are served to Prometheus (:mod:`fleet.exporter`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from fleet.config import Settings
 from fleet.etl import EtlOptions, EtlResult, EtlRun
+from fleet.exporter import Exporter, Listen, serve_etl
 from fleet.generator import FleetSimulator
 from fleet.ledger import Ledger
 from fleet.metrics import Metrics, previous_totals, write_stats
@@ -48,6 +50,7 @@ class StreamOptions:
     stats_file: Path | None = None
     spool: Spool | None = None
     ledger: Ledger | None = None
+    metrics_listen: Listen | None = None
 
 
 class BackgroundConnector:
@@ -143,21 +146,25 @@ def run_stream(
         else None
     )
     connector: BackgroundConnector | None = None
-    try:
-        conn: Connection | None = open_connection()
-    except ConnectionCheckError as exc:
-        if replay is None:
-            raise
-        log.warning("Cassandra unreachable at start, readings go to the spool: %s", exc)
-        conn = None
-        connector = BackgroundConnector(open_connection, settings.reconnect_max_delay_s)
-        connector.last_error = str(exc)
+    conn: Connection | None = None
+    status: dict[str, Any] | None = None  # the last tick's, for the exporter
+    exporter: Exporter | None = None
     run: EtlRun | None = None
     totals = previous_totals(stream.stats_file) if stream.stats_file is not None else None
     clock = metrics.clock
-    next_due = last_rollup = last_pool_check = clock()
     done = 0
     try:
+        if stream.metrics_listen is not None:
+            exporter = serve_etl(stream.metrics_listen, metrics, lambda: status)
+        try:
+            conn = open_connection()
+        except ConnectionCheckError as exc:
+            if replay is None:
+                raise
+            log.warning("Cassandra unreachable at start, readings go to the spool: %s", exc)
+            connector = BackgroundConnector(open_connection, settings.reconnect_max_delay_s)
+            connector.last_error = str(exc)
+        next_due = last_rollup = last_pool_check = clock()
         while not stop.is_set():
             if run is None and conn is None and connector is not None:
                 conn = connector.poll()
@@ -206,10 +213,12 @@ def run_stream(
                     log.warning(
                         "no connection pool to %s: asked the driver for one", ", ".join(renewed)
                     )
-            if stream.stats_file is not None:
+            if stream.stats_file is not None or exporter is not None:
                 in_flight = run.pipeline.in_flight if run is not None else 0
                 error = connector.last_error if connector is not None else None
                 extra = _stats(settings, conn, stream.spool, error)
+                status = {**extra, "in_flight": in_flight, "updated_at": time.time()}
+            if stream.stats_file is not None:
                 write_stats(stream.stats_file, metrics, in_flight, extra, totals)
         if run is not None and replay is not None:
             replay.flush()
@@ -219,6 +228,8 @@ def run_stream(
             write_stats(stream.stats_file, metrics, 0, extra, totals)
         return result
     finally:
+        if exporter is not None:
+            exporter.close()
         if connector is not None:
             connector.close()
         if conn is not None:

@@ -14,7 +14,7 @@ BASE_ENV = {"FLEET_LOCAL_DC": "dc1", "FLEET_REPLICATION": "dc1:1"}
 
 def test_command_runs_the_entry_script_headless_without_usage_stats() -> None:
     command = streamlit_command(8600, "127.0.0.1", python="/py")
-    assert command[:5] == ["/py", "-m", "streamlit", "run", str(APP)]
+    assert command[:5] == ["/py", "-m", "fleet.dashboard.serve", "run", str(APP)]
     assert APP.name == "app.py" and APP.is_file()
     assert (APP.parent / "views").is_dir() and not (APP.parent / "pages").exists()
     for option in (

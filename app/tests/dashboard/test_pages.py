@@ -244,6 +244,39 @@ def test_cluster_backups_per_node_and_the_age_warning(
         state.settings.clear()
 
 
+def test_operations_lists_the_reports_and_says_when_prometheus_does_not_answer(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Without Prometheus (an unreachable URL) the page says so once and still lists the
+    reports with their verdicts; without FLEET_PROMETHEUS_URL it says that instead."""
+    from fleet.dashboard import state
+
+    (tmp_path / "repair-1.json").write_text(json.dumps({"operation": "repair", "ok": True}))
+    (tmp_path / "drill-2.json").write_text(json.dumps({"drill": "dc_outage", "ok": False}))
+    monkeypatch.setenv("FLEET_REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("FLEET_PROMETHEUS_URL", "http://127.0.0.1:1")
+    state.settings.clear()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=90)
+        at.run()
+        at.switch_page("views/operations.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and "cannot reach Prometheus" in errors[0], errors
+        reports = frame(at, "report", "verdict")
+        assert dict(zip(reports["report"], reports["verdict"], strict=True)) == {
+            "repair-1": "passed",
+            "drill-2": "FAILED",
+        }
+        assert not at.get("plotly_chart")
+        monkeypatch.delenv("FLEET_PROMETHEUS_URL")
+        state.settings.clear()
+        at = open_page("operations")
+        assert any("FLEET_PROMETHEUS_URL is not set" in i.value for i in at.info)
+    finally:
+        state.settings.clear()
+
+
 def run_console(at: AppTest, statement: str) -> AppTest:
     at.text_area(key="cq_text").input(statement)
     return at.button[0].click().run()

@@ -99,3 +99,27 @@ def test_app_host_problems_come_with_the_others() -> None:
     with pytest.raises(ConfigError) as info:
         load_dashboard_settings({"FLEET_APP_HOSTS": "nope", "FLEET_DASHBOARD_REFRESH": "0"})
     assert len(info.value.problems) == 2
+
+
+def test_the_operations_settings() -> None:
+    from fleet.dashboard.settings import DEFAULT_REPORTS_DIR
+    from fleet.exporter import Listen
+
+    s = load_dashboard_settings({})
+    assert (s.metrics_listen, s.prometheus_url, s.reports_dir) == (None, None, DEFAULT_REPORTS_DIR)
+    s = load_dashboard_settings(
+        {
+            "FLEET_DASHBOARD_METRICS_LISTEN": "10.0.0.31:9471",
+            "FLEET_PROMETHEUS_URL": "http://10.0.0.41:9090/",
+            "FLEET_REPORTS_DIR": "/srv/reports",
+        }
+    )
+    assert s.metrics_listen == Listen("10.0.0.31", 9471)
+    assert s.prometheus_url == "http://10.0.0.41:9090"
+    assert s.reports_dir == Path("/srv/reports")
+    with pytest.raises(ConfigError) as info:
+        load_dashboard_settings(
+            {"FLEET_DASHBOARD_METRICS_LISTEN": "9471", "FLEET_PROMETHEUS_URL": "10.0.0.41:9090"}
+        )
+    problems = "\n".join(info.value.problems)
+    assert "FLEET_DASHBOARD_METRICS_LISTEN" in problems and "FLEET_PROMETHEUS_URL" in problems

@@ -266,3 +266,46 @@ def test_a_wall_clock_stepping_back_skips_a_tick_and_the_stream_goes_on(
     )
     assert result.ok
     assert result.metrics.records_written == 3 * DEVICES  # the tick at 7 s was skipped
+
+
+def test_the_metrics_endpoint_serves_the_runs_counters_and_status_while_it_runs(
+    db: Any,
+    connection: Callable[..., Connection],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    import urllib.request
+
+    from fleet.exporter import Listen
+
+    conn = connection(FLEET_FLEETS="FLEET_LILLE")
+    served: list[Any] = []
+    real_serve = fleet.stream.serve_etl
+
+    def serve(listen: Any, metrics: Any, status: Any) -> Any:
+        exporter = real_serve(listen, metrics, status)
+        served.append(exporter)
+        return exporter
+
+    monkeypatch.setattr(fleet.stream, "serve_etl", serve)
+    scraped: list[str] = []
+    original = fleet.stream.write_stats
+
+    def scrape_after_each_tick(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        url = f"http://127.0.0.1:{served[0].port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            scraped.append(response.read().decode())
+
+    monkeypatch.setattr(fleet.stream, "write_stats", scrape_after_each_tick)
+    # scraped right after each tick's stats (the hook above): what Prometheus would see then
+    options = StreamOptions(
+        0.01, 2, stats_file=tmp_path / "stats.json", metrics_listen=Listen("127.0.0.1", 0)
+    )
+    run_stream(conn.settings, lambda: conn, options, QUIET)
+    assert len(scraped) >= 2
+    assert f"fleet_etl_records_written_total {float(DEVICES)}" in scraped[0]
+    assert "fleet_etl_connected 1.0" in scraped[0]
+    assert "fleet_etl_ingest_fleets 1.0" in scraped[0]
+    with pytest.raises(OSError):  # closed with the run
+        urllib.request.urlopen(f"http://127.0.0.1:{served[0].port}/metrics", timeout=2)

@@ -25,16 +25,23 @@ APPS = cc.hosts("fleet_app")
 MONITORING = cc.hosts("monitoring")[0]
 PLATFORM = sorted(set(NODES) | set(APPS) | set(cc.hosts("object_store")) | {MONITORING})
 NODE_EXPORTER, AGENT, PROMETHEUS, ALERTMANAGER = 9100, 7070, 9090, 9093
+ETL_METRICS = cc.role_default("fleet_etl", "fleet_etl_metrics_port")
+DASHBOARD_METRICS = cc.role_default("fleet_dashboard", "fleet_dashboard_metrics_port")
+APP_PYTHON = f"{cc.role_default('fleet_app', 'fleet_app_home')}/venv/bin/python"
 KEYSPACE = cc.role_default("fleet_app", "fleet_app_keyspace")
 DCS = sorted({cc.host_vars(n)["cassandra_dc"] for n in NODES})
 
 
 def _get(host: Any, url: str) -> Any:
     """GET url from host (python3's urllib: the hosts have no curl), as JSON."""
+    return json.loads(_text(host, url))
+
+
+def _text(host: Any, url: str) -> str:
     probe = (
         f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
     )
-    return json.loads(host.check_output(f"python3 -c {shlex.quote(probe)}"))
+    return str(host.check_output(f"python3 -c {shlex.quote(probe)}"))
 
 
 def _prometheus(path: str) -> Any:
@@ -86,6 +93,7 @@ def test_every_target_the_inventory_implies_is_scraped_and_up():
         {("node", h) for h in PLATFORM}
         | {("cassandra", h) for h in NODES}
         | {("prometheus", MONITORING), ("alertmanager", MONITORING)}
+        | {(job, h) for h in APPS for job in ("fleet_etl", "fleet_dashboard")}
     )
     deadline = time.monotonic() + 90  # a target restarted by the side effect: a few scrapes
     while True:
@@ -97,6 +105,10 @@ def test_every_target_the_inventory_implies_is_scraped_and_up():
         time.sleep(5)
     assert set(seen) == expected
     assert not down
+    # Each app target carries the DC its app serves.
+    for name in APPS:
+        for job in ("fleet_etl", "fleet_dashboard"):
+            assert seen[(job, name)]["labels"]["dc"] == cc.host_vars(name)["fleet_app_local_dc"]
     # Each node's target carries its DC and rack, as the inventory sets them.
     for name in NODES:
         labels = seen[("cassandra", name)]["labels"]
@@ -135,6 +147,39 @@ def test_the_cassandra_series_hold_plausible_values_after_the_etl_has_written():
     assert sorted(memory) == PLATFORM
 
 
+def test_the_apps_own_series_count_what_the_etl_writes():
+    """The ETLs' counters move with what they write, their latency histogram counts the same
+    requests, and the dashboards serve their fetch histogram and process metrics."""
+    before = _by_instance("fleet_etl_records_written_total")
+    assert sorted(before) == APPS and all(v > 0 for v in before.values()), before
+    deadline = time.monotonic() + 60
+    while True:  # two scrapes later, every ETL has written more
+        after = _by_instance("fleet_etl_records_written_total")
+        if all(after.get(h, 0) > before[h] for h in APPS) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert all(after[h] > before[h] for h in APPS), (before, after)
+    requests = _by_instance("fleet_etl_write_requests_total")
+    observed = _by_instance("fleet_etl_write_latency_seconds_count")
+    # the histogram counts the readings' write requests; the rollups' are requests too
+    assert all(0 < observed[h] <= requests[h] for h in APPS), (requests, observed)
+    p99 = _by_instance(
+        "histogram_quantile(0.99, sum by (instance, le) "
+        "(rate(fleet_etl_write_latency_seconds_bucket[5m])))"
+    )
+    assert sorted(p99) == APPS and all(0 < v < 10 for v in p99.values()), p99
+    assert _by_instance("fleet_etl_connected") == dict.fromkeys(APPS, 1.0)
+    assert not any(_by_instance("fleet_etl_records_dropped_total").values())
+    dashboards = _by_instance('process_cpu_seconds_total{job="fleet_dashboard"}')
+    assert sorted(dashboards) == APPS
+    for name in APPS:  # the fetch histogram's family, served before any page is opened
+        host = cc.get_host(name)
+        metrics = _text(
+            cc.get_host(MONITORING), f"http://{cc.address(host)}:{DASHBOARD_METRICS}/metrics"
+        )
+        assert "# TYPE fleet_dashboard_fetch_seconds histogram" in metrics, name
+
+
 def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_cluster():
     groups = _prometheus("/api/v1/rules")["data"]["groups"]
     loaded = {rule["name"] for group in groups for rule in group["rules"]}
@@ -146,6 +191,9 @@ def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_clust
         "CassandraDroppedMutations",
         "DiskAlmostFull",
         "CassandraHeapPressure",
+        "FleetServiceDown",
+        "EtlStalled",
+        "EtlWritesFailing",
     } <= loaded
     assert all(rule["health"] == "ok" for group in groups for rule in group["rules"])
     firing = [
@@ -165,9 +213,68 @@ def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_clust
 
 
 @pytest.mark.parametrize(
-    ("target", "port"), [(NODES[0], NODE_EXPORTER), (NODES[0], AGENT), (APPS[0], NODE_EXPORTER)]
+    ("target", "port"),
+    [
+        (NODES[0], NODE_EXPORTER),
+        (NODES[0], AGENT),
+        (APPS[0], NODE_EXPORTER),
+        (APPS[0], ETL_METRICS),
+        (APPS[0], DASHBOARD_METRICS),
+    ],
 )
 def test_only_the_monitoring_host_may_scrape(target, port):
     assert _connects(MONITORING, target, port)
     source = APPS[1] if target == APPS[0] else APPS[0]
     assert not _connects(source, target, port)
+
+
+# Run on an app host with the deployed app and its settings (the unit's two environment files):
+# the Operations page as Streamlit renders it, summed up as JSON.
+OPERATIONS_PAGE = """
+import json, os
+from pathlib import Path
+from fleet.config import parse_env_file
+for name in ("fleet.env", "dashboard.env"):
+    os.environ.update(parse_env_file(Path("/etc/fleet") / name))
+from streamlit.testing.v1 import AppTest
+from fleet.dashboard.launch import APP
+at = AppTest.from_file(str(APP), default_timeout=60)
+at.run()
+at.switch_page("views/operations.py").run()
+charts = {}
+for chart in at.get("plotly_chart"):
+    spec = json.loads(chart.proto.spec)
+    charts[spec["layout"]["title"]["text"]] = sorted(t.get("name", "") for t in spec["data"])
+tables = [df.value for df in at.dataframe]
+reports = [t for t in tables if "verdict" in t.columns]
+print(json.dumps({
+    "problems": [e.value for e in at.error] + [e.message for e in at.exception]
+                + [w.value for w in at.warning],
+    "charts": charts,
+    "reports": reports[0][["report", "verdict"]].to_dict("records") if reports else [],
+}))
+"""
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_operations_page_plots_from_prometheus_and_lists_the_reports(app):
+    """The deployed dashboard's Operations page: the ETLs' write latency (and every other panel
+    with data) from Prometheus, per node and DC, and the operations' reports the playbooks
+    copied to this host, each with its verdict."""
+    host = cc.get_host(app)
+    page = json.loads(
+        host.check_output(
+            f"{APP_PYTHON} -c {shlex.quote(OPERATIONS_PAGE)} 2>/dev/null"
+        ).splitlines()[-1]
+    )
+    assert page["problems"] == []
+    etl = [f"{h} · {cc.host_vars(h)['fleet_app_local_dc']}" for h in APPS]
+    assert page["charts"]["ETL write latency, p99"] == etl
+    assert page["charts"]["ETL readings written"] == etl
+    nodes = [f"{n} · {cc.host_vars(n)['cassandra_dc']}" for n in NODES]
+    assert page["charts"]["Coordinator write latency, p99"] == nodes
+    assert page["charts"]["Heap in use"] == nodes
+    copied = set(host.check_output("ls /var/lib/fleet-reports").split())
+    listed = {row["report"] for row in page["reports"]}
+    assert listed == {name.removesuffix(".json") for name in copied if name.endswith(".json")}
+    assert all(row["verdict"] in ("passed", "FAILED") for row in page["reports"]), page["reports"]

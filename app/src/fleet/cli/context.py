@@ -21,6 +21,7 @@ import fleet.session
 from fleet.benchmark import BenchError
 from fleet.config import ConfigError, Settings, load_settings
 from fleet.csv_source import CsvHeaderError
+from fleet.exporter import ExporterError
 from fleet.schema import SchemaError
 from fleet.session import Connection, ConnectionCheckError
 
@@ -73,6 +74,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise CliError(f"Cassandra: {type(exc).__name__}: {exc}", EXIT_CASSANDRA) from exc
         except BenchError as exc:
             raise CliError(f"bench: {exc}", EXIT_FAILED) from exc
+        except ExporterError as exc:
+            raise CliError(str(exc), EXIT_CONFIG) from exc
 
     return wrapper
 

@@ -24,6 +24,7 @@ from fleet.cli.context import (
 from fleet.cli.options import datacenters_option, history_options, json_option, parse_end
 from fleet.csv_source import MAX_LINE_LENGTH
 from fleet.etl import EtlOptions, EtlResult, check_csv, run_batch, run_import, run_rollup
+from fleet.exporter import Listen, parse_listen
 from fleet.ledger import Ledger, verify_readings
 from fleet.metrics import render_summary, to_json
 from fleet.plan import WriteMode
@@ -156,6 +157,13 @@ def etl_batch(
     _print_result(result, as_json)
 
 
+def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Listen | None:
+    try:
+        return None if value is None else parse_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @etl.command("stream")
 @click.option(
     "--interval",
@@ -203,6 +211,13 @@ def etl_batch(
     type=click.Path(file_okay=False, path_type=Path),
     help="Record the key of every generated reading here, for `fleet etl verify`.",
 )
+@click.option(
+    "--metrics-listen",
+    callback=_listen,
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics (counters, write latency histogram, spool) at "
+    "http://HOST:PORT/metrics.",
+)
 @etl_options
 @pass_app
 @handle_errors
@@ -216,6 +231,7 @@ def etl_stream(
     spool_max_mb: int,
     spool_fsync: str,
     ledger_dir: Path | None,
+    metrics_listen: Listen | None,
     options: EtlOptions,
     as_json: bool,
 ) -> None:
@@ -231,7 +247,15 @@ def etl_stream(
         ledger = Ledger(ledger_dir) if ledger_dir is not None else None
     except OSError as exc:
         raise CliError(f"cannot use {exc.filename}: {exc.strerror}", EXIT_CONFIG) from exc
-    stream = StreamOptions(interval, ticks, rollup_every, stats_file, spool=spool, ledger=ledger)
+    stream = StreamOptions(
+        interval,
+        ticks,
+        rollup_every,
+        stats_file,
+        spool=spool,
+        ledger=ledger,
+        metrics_listen=metrics_listen,
+    )
     with graceful_stop() as stop:
         result = run_stream(settings, app.connect, stream, replace(options, stop=stop))
     _print_result(result, as_json)

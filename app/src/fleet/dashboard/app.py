@@ -19,6 +19,7 @@ PAGES = [
     st.Page("views/alerts.py", title="Alerts", icon=":material/warning:"),
     st.Page("views/devices.py", title="Devices", icon=":material/directions_car:"),
     st.Page("views/cluster.py", title="Cluster", icon=":material/hub:"),
+    st.Page("views/operations.py", title="Operations", icon=":material/query_stats:"),
 ]
 # Offered only to the groups of FLEET_CONSOLE_GROUPS when a proxy authenticates users.
 CONSOLE = st.Page("views/console.py", title="CQL console", icon=":material/terminal:")

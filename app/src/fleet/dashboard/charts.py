@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -152,4 +155,41 @@ def alert_timeline(alerts: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}
     )
+    return fig
+
+
+_AXIS = {"s": ".3~s", "ratio": ".0%", "bytes": ".3~s", "/s": ".3~s", "": ",d"}
+_SUFFIX = {"s": "s", "bytes": "B", "/s": "/s"}
+
+
+def operations_line(
+    frame: pd.DataFrame,
+    title: str,
+    unit: str,
+    marks: Sequence[tuple[datetime, str]] = (),
+) -> go.Figure:
+    """One Operations panel: ``frame`` has time, value and series (the legend); ``marks`` draw a
+    dashed vertical line each (a report's events)."""
+    fig = px.line(frame, x="time", y="value", color="series", title=title)
+    fig.update_layout(
+        height=280,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend_title_text="",
+        xaxis_title=None,
+        yaxis_title=None,
+    )
+    fig.update_yaxes(
+        tickformat=_AXIS.get(unit, ""), ticksuffix=_SUFFIX.get(unit, ""), rangemode="tozero"
+    )
+    for at, label in marks:
+        fig.add_vline(x=at.timestamp() * 1000, line_dash="dash", line_color="#888")
+        fig.add_annotation(
+            x=at.timestamp() * 1000,
+            y=1,
+            yref="paper",
+            text=label,
+            showarrow=False,
+            xanchor="left",
+            font={"size": 10},
+        )
     return fig

@@ -12,15 +12,16 @@ DEFAULT_ADDRESS = "127.0.0.1"
 
 
 def streamlit_command(port: int, address: str, python: str = sys.executable) -> list[str]:
-    """``streamlit run`` on the entry script: headless, no usage statistics, no file watcher
-    (an installed app does not change under it), nothing fetched from outside, and no error
+    """``streamlit run`` on the entry script, through :mod:`fleet.dashboard.serve` (which
+    starts the metrics endpoint first, in the same process): headless, no usage statistics, no
+    file watcher (an installed app does not change under it), nothing fetched from outside, no error
     details in the browser: an uncaught exception shows a generic message there, its type,
     message and traceback (file paths) go to the log only (``none``; ``false`` would still show
     the traceback)."""
     return [
         python,
         "-m",
-        "streamlit",
+        "fleet.dashboard.serve",
         "run",
         str(APP),
         f"--server.port={port}",

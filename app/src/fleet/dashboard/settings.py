@@ -21,6 +21,12 @@ FLEET_APP_HOSTS                 every dashboard of the deployment, one per data 
                                 ``app-1@dc1=http://10.213.10.31:8501/,app-2@dc2=http://...``;
                                 the Cluster page lists them with their health, and the outage
                                 banner links the other DCs' ones (default: none)
+FLEET_DASHBOARD_METRICS_LISTEN  HOST:PORT where the dashboard serves its Prometheus metrics (page
+                                fetch latencies); unset: not served
+FLEET_PROMETHEUS_URL            Prometheus's base URL (e.g. http://10.213.10.51:9090): the
+                                Operations page plots from it; unset: that page says so
+FLEET_REPORTS_DIR               directory of the day-2 operations' JSON reports the Operations
+                                page lists (default /var/lib/fleet-reports)
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fleet.config import _DC_RE, ConfigError, _Reader, parse_env_file
 from fleet.dashboard.access import parse_groups
+from fleet.exporter import Listen, parse_listen
 
+DEFAULT_REPORTS_DIR = Path("/var/lib/fleet-reports")
 MAP_STYLES = ("open-street-map", "carto-positron", "carto-darkmatter", "white-bg")
 _HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
 
@@ -113,6 +121,9 @@ class DashboardSettings:
     admin_groups: frozenset[str] = frozenset({"admin"})
     # Seconds a node's last backup may be old before the Cluster page warns (0: not checked).
     backup_max_age_s: float = 0.0
+    metrics_listen: Listen | None = None  # FLEET_DASHBOARD_METRICS_LISTEN
+    prometheus_url: str | None = None  # FLEET_PROMETHEUS_URL, without a trailing /
+    reports_dir: Path = DEFAULT_REPORTS_DIR
 
     def other_dashboards(self, local_dc: str | None) -> tuple[AppHost, ...]:
         """The dashboards reading from another DC than ``local_dc``: where to go in an outage."""
@@ -120,6 +131,28 @@ class DashboardSettings:
 
 
 _HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _listen(r: _Reader, key: str) -> Listen | None:
+    value = r.raw(key, "")
+    if not value:
+        return None
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        r.problems.append(f"{key}: {exc}")
+        return None
+
+
+def _base_url(r: _Reader, key: str) -> str | None:
+    value = r.raw(key, "")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        r.problems.append(f"{key}={value!r}: expected http(s)://HOST:PORT[/path]")
+        return None
+    return value.rstrip("/")
 
 
 def _header(r: _Reader, key: str) -> str | None:
@@ -173,6 +206,9 @@ def load_dashboard_settings(
         console_groups=_groups(r, "FLEET_CONSOLE_GROUPS", "console"),
         admin_groups=_groups(r, "FLEET_ADMIN_GROUPS", "admin"),
         backup_max_age_s=r.number("FLEET_BACKUP_MAX_AGE", 0.0, 0.0, 3650 * 86400.0),
+        metrics_listen=_listen(r, "FLEET_DASHBOARD_METRICS_LISTEN"),
+        prometheus_url=_base_url(r, "FLEET_PROMETHEUS_URL"),
+        reports_dir=Path(r.raw("FLEET_REPORTS_DIR", "") or DEFAULT_REPORTS_DIR),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
@@ -30,7 +31,7 @@ import streamlit as st
 from cassandra import DriverException
 
 from fleet.config import ConfigError, Settings, load_settings
-from fleet.dashboard import fetch
+from fleet.dashboard import fetch, instruments, operations, prom_api
 from fleet.dashboard.access import Viewer, allowed, viewer_from_headers
 from fleet.dashboard.app_hosts import check_all
 from fleet.dashboard.certs import ServedCertificate, served_certificates
@@ -53,6 +54,7 @@ ColumnConfig = dict[str, Any]  # st.dataframe's column_config
 FLEET, DAY, DEVICE, COMPARE = "sel_fleet", "sel_day", "sel_device", "sel_compare"
 BANNER_SHOWN = "_outage_banner_shown"
 HEALTH_TTL_S = 10.0
+OPERATIONS_TTL_S = 15.0  # the scrape interval: a plot cannot change faster
 CERTS_TTL_S = 300.0
 BACKUPS_TTL_S = 60.0
 P = ParamSpec("P")
@@ -250,7 +252,7 @@ def cached_fetch(ttl: float, max_entries: int) -> Callable[[Callable[P, T]], Cal
 
         @functools.wraps(read)
         def remembered(*args: P.args, **kwargs: P.kwargs) -> T:
-            value = read(*args, **kwargs)
+            value = instruments.timed(read.__name__, lambda: read(*args, **kwargs))
             remember(key(args, kwargs), value)
             _recovered()
             return value
@@ -431,3 +433,21 @@ def select_device(options: Sequence[str], label: str = "Device") -> str | None:
         label, options, key="_device_widget", on_change=keep, args=("_device_widget", DEVICE)
     )
     return str(st.session_state[DEVICE])
+
+
+@st.cache_data(ttl=OPERATIONS_TTL_S, show_spinner=False, max_entries=256)
+def prometheus_series(
+    url: str, query: str, start: datetime, end: datetime, step_s: float
+) -> pd.DataFrame:
+    """A range query's points (raises prom_api.PrometheusError, which is not cached)."""
+    return prom_api.query_range(url, query, start, end, step_s)
+
+
+@st.cache_data(ttl=OPERATIONS_TTL_S, show_spinner=False, max_entries=4)
+def prometheus_alerts(url: str) -> pd.DataFrame:
+    return prom_api.alerts(url)
+
+
+@st.cache_data(ttl=OPERATIONS_TTL_S, show_spinner=False, max_entries=4)
+def operation_reports(directory: str) -> list[operations.Report]:
+    return operations.read_reports(Path(directory))
