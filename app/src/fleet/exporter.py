@@ -154,6 +154,16 @@ class EtlCollector(Collector):
                 [str(node.get("address")), str(node.get("dc"))], _number(node.get("connections"))
             )
         yield nodes
+        deadline = status.get("repair_deadline_s")
+        if deadline is not None:
+            family = GaugeMetricFamily(
+                "fleet_keyspace_repair_deadline_seconds",
+                "How often the keyspace must be repaired at most: the smallest gc_grace_seconds of "
+                "its tables that may hold deletes, read from the live schema.",
+                labels=["keyspace"],
+            )
+            family.add_metric([str(status.get("keyspace"))], _number(deadline))
+            yield family
 
 
 class ExporterError(Exception):

@@ -146,6 +146,25 @@ BACKUP_STATUS = TableSpec(
 ALL_TABLES: tuple[TableSpec, ...] = (*TABLES, DRILL_PROBE, BACKUP_STATUS)
 
 
+# Tables whose rows only ever expire by TTL and are never deleted: schema.cql gives them a short
+# gc_grace_seconds (3 h), which does not bound how often they must be repaired (an expired cell
+# becomes a tombstone on every replica by itself). Every other table's gc_grace_seconds does.
+TTL_ONLY_TABLES = frozenset({TELEMETRY_BY_DEVICE.name, DEVICE_MINUTES.name, DEVICE_HOURS.name})
+
+
+def repair_deadline_s(tables: dict[str, dict[str, object]]) -> int | None:
+    """How often the keyspace must be repaired, at most: the smallest gc_grace_seconds of its
+    tables that may hold deletes (``tables``: name -> CQL options, as the driver's metadata
+    gives them). A replica that misses a delete and is not repaired within that time brings the
+    deleted data back. None when no table bounds it."""
+    graces = [
+        int(str(options["gc_grace_seconds"]))
+        for name, options in tables.items()
+        if name not in TTL_ONLY_TABLES and "gc_grace_seconds" in options
+    ]
+    return min(graces) if graces else None
+
+
 def schema_template() -> str:
     return resources.files("fleet").joinpath("schema.cql").read_text(encoding="utf-8")
 

@@ -32,6 +32,7 @@ from fleet.generator import FleetSimulator
 from fleet.ledger import Ledger
 from fleet.metrics import Metrics, previous_totals, write_stats
 from fleet.replay import SpoolReplay
+from fleet.schema import repair_deadline_s
 from fleet.session import Connection, ConnectionCheckError, node_connections, renew_missing_pools
 from fleet.spool import Spool
 
@@ -119,7 +120,17 @@ def _stats(
             "oldest_ts": oldest.isoformat() if oldest else None,
         },
         "nodes": node_connections(conn) if conn is not None else [],
+        "keyspace": settings.keyspace,
+        "repair_deadline_s": _repair_deadline(conn, settings.keyspace),
     }
+
+
+def _repair_deadline(conn: Connection | None, keyspace: str) -> int | None:
+    """The keyspace's repair deadline as the live schema sets it (the driver's metadata)."""
+    meta = conn.cluster.metadata.keyspaces.get(keyspace) if conn is not None else None
+    if meta is None:
+        return None
+    return repair_deadline_s({name: dict(t.options) for name, t in meta.tables.items()})
 
 
 def run_stream(

@@ -69,6 +69,12 @@ def test_cluster_shows_both_dcs_up(page: Page) -> None:
     shoot(page, state, "cluster")
 
 
+def test_operations_plots_the_cluster_and_the_etl_from_prometheus(page: Page) -> None:
+    state = load(page, f"{URL}/operations", "s => s.plots >= 8")
+    assert state["header"] == "Operations"
+    shoot(page, state, "operations")
+
+
 def test_console_runs_a_read_only_query(page: Page) -> None:
     state = run_in_console(page, URL, LYON_LATEST)
     assert state["successes"][0].startswith(f"{DEVICES} row(s)")

@@ -248,3 +248,27 @@ def test_fetches_are_timed_by_page_and_outcome() -> None:
     assert sample("sum", "ok") - before[("sum", "ok")] == 0.25
     assert sample("count", "error") - before[("count", "error")] == 1.0
     assert sample("sum", "error") - before[("sum", "error")] == 0.5
+
+
+def test_a_drill_marks_its_fault_events_others_their_start_and_end() -> None:
+    drill = {
+        "drill": "dc_outage",
+        "ok": True,
+        "timeline": [
+            {"event": "probe writing", "t": T0.timestamp()},
+            {"event": "fault injected (stop)", "t": T0.timestamp() + 10},
+            {"event": "fault in place", "t": T0.timestamp() + 20},
+            {"event": "fault removed", "t": T0.timestamp() + 100},
+            {"event": "repair done", "t": T0.timestamp() + 150},
+        ],
+    }
+    marks = parse_report("d", json.dumps(drill)).marks
+    assert [label for _, label in marks] == [
+        "fault injected (stop)",
+        "fault in place",
+        "fault removed",
+    ]
+    assert marks[0][0] == T0 + timedelta(seconds=10)
+    op = parse_report("r", json.dumps({"started_at": T0.isoformat(), "total_s": 15}))
+    assert op.marks == ((T0, "starts"), (T0 + timedelta(seconds=15), "ends"))
+    assert parse_report("n", "{}").marks == ()

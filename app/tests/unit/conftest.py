@@ -170,6 +170,24 @@ class FakeHost:
 NODE = FakeHost()
 
 
+def _table_options() -> dict[str, SimpleNamespace]:
+    """Each table of schema.cql with its gc_grace_seconds as Cassandra's metadata would give it
+    (864000, Cassandra's default, unless the CQL sets it)."""
+    from fleet.schema import schema_template
+
+    tables = {}
+    for statement in schema_template().split(";"):
+        name = re.search(r"CREATE TABLE IF NOT EXISTS \$\{keyspace\}\.(\w+)", statement)
+        if name:
+            grace = re.search(r"gc_grace_seconds = (\d+)", statement)
+            options = {"gc_grace_seconds": int(grace.group(1)) if grace else 864000}
+            tables[name.group(1)] = SimpleNamespace(options=options)
+    return tables
+
+
+SCHEMA_TABLE_OPTIONS = _table_options()
+
+
 @dataclass
 class FakeConnection:
     settings: Any
@@ -180,7 +198,10 @@ class FakeConnection:
     def cluster(self) -> Any:
         NODE.is_up = not self.session.down
         return SimpleNamespace(
-            metadata=SimpleNamespace(all_hosts=lambda: [NODE]),
+            metadata=SimpleNamespace(
+                all_hosts=lambda: [NODE],
+                keyspaces={self.settings.keyspace: SimpleNamespace(tables=SCHEMA_TABLE_OPTIONS)},
+            ),
             profile_manager=SimpleNamespace(distance=lambda host: HostDistance.LOCAL),
         )
 
@@ -230,3 +251,9 @@ def connection(db: MemoryCassandra) -> Callable[..., Connection]:
         return cast("Connection", FakeConnection(settings, db))
 
     return connect
+
+
+@pytest.fixture
+def schema_table_options() -> dict[str, dict[str, object]]:
+    """Each table of schema.cql -> its options as the driver's metadata gives them."""
+    return {name: dict(t.options) for name, t in SCHEMA_TABLE_OPTIONS.items()}

@@ -179,3 +179,17 @@ def test_batches_hold_one_partition_and_cover_everything(point_factory: Factory)
     flattened = [m for r in requests for m in r]
     assert sorted(map(id, flattened)) == sorted(map(id, mutations))
     assert len(requests) < len(mutations) / 3
+
+
+def test_the_repair_deadline_is_the_smallest_gc_grace_of_the_tables_that_may_hold_deletes(
+    schema_table_options: dict[str, dict[str, object]],
+) -> None:
+    from fleet.schema import TTL_ONLY_TABLES, repair_deadline_s
+
+    options = schema_table_options
+    # the TTL-only tables are exactly those whose CQL shortens gc_grace (3 h)
+    assert {n for n, o in options.items() if o["gc_grace_seconds"] < 864000} == TTL_ONLY_TABLES
+    assert repair_deadline_s(options) == 864000  # Cassandra's default, 10 days
+    options["alerts_by_fleet_day"] = {"gc_grace_seconds": 172800}  # an operator lowered it
+    assert repair_deadline_s(options) == 172800
+    assert repair_deadline_s({n: options[n] for n in TTL_ONLY_TABLES}) is None

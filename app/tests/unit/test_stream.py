@@ -307,5 +307,7 @@ def test_the_metrics_endpoint_serves_the_runs_counters_and_status_while_it_runs(
     assert f"fleet_etl_records_written_total {float(DEVICES)}" in scraped[0]
     assert "fleet_etl_connected 1.0" in scraped[0]
     assert "fleet_etl_ingest_fleets 1.0" in scraped[0]
+    deadline = f'fleet_keyspace_repair_deadline_seconds{{keyspace="{conn.settings.keyspace}"}}'
+    assert f"{deadline} 864000.0" in scraped[0]  # from the schema's metadata
     with pytest.raises(OSError):  # closed with the run
         urllib.request.urlopen(f"http://127.0.0.1:{served[0].port}/metrics", timeout=2)

@@ -180,6 +180,27 @@ def test_the_apps_own_series_count_what_the_etl_writes():
         assert "# TYPE fleet_dashboard_fetch_seconds histogram" in metrics, name
 
 
+def test_the_maintenance_series_what_repairs_and_certificates_left_on_the_hosts():
+    """Every node's last repair of the app's keyspace (written by the repairs the scenario ran),
+    the deadline the ETLs read from the live schema (Cassandra's default gc_grace: the telemetry
+    tables are TTL-only), every platform host's certificate and CA expiry, in the future."""
+    repaired = _by_instance(
+        f'time() - fleet_repair_last_success_timestamp_seconds{{keyspace="{KEYSPACE}"}}'
+    )
+    assert sorted(repaired) == NODES and all(0 <= age < 86400 for age in repaired.values()), (
+        repaired
+    )
+    deadline = _by_instance(f'fleet_keyspace_repair_deadline_seconds{{keyspace="{KEYSPACE}"}}')
+    assert deadline == dict.fromkeys(APPS, 864000.0), deadline
+    assert not _query('ALERTS{alertname="CassandraRepairOverdue"}')
+    days = _query("(fleet_certificate_expiry_timestamp_seconds - time()) / 86400")
+    kinds = {(row["metric"]["instance"], row["metric"]["certificate"]) for row in days}
+    assert {(host, kind) for host in PLATFORM for kind in ("host", "ca")} <= kinds
+    assert all(float(row["value"][1]) > 30 for row in days), days
+    hosts = {row["metric"]["subject"] for row in days if row["metric"]["certificate"] == "host"}
+    assert hosts == {f"CN={host}" for host in PLATFORM}
+
+
 def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_cluster():
     groups = _prometheus("/api/v1/rules")["data"]["groups"]
     loaded = {rule["name"] for group in groups for rule in group["rules"]}
@@ -194,6 +215,8 @@ def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_clust
         "FleetServiceDown",
         "EtlStalled",
         "EtlWritesFailing",
+        "CassandraRepairOverdue",
+        "CertificateExpiresSoon",
     } <= loaded
     assert all(rule["health"] == "ok" for group in groups for rule in group["rules"])
     firing = [

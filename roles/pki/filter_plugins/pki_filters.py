@@ -20,6 +20,27 @@ def pki_x509_fields(text: str) -> dict[str, str]:
     return fields
 
 
+EXPIRY_METRIC = "fleet_certificate_expiry_timestamp_seconds"
+
+
+def pki_expiry_series(item: dict[str, str]) -> dict[str, object]:
+    """{certificate: its role (host, ca, ca_next), pem: the PEM text} -> the textfile series of
+    when it expires (filter fleet_textfile), labelled with its role and subject. Raises
+    ValueError when the PEM is not a certificate."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(str(item["pem"]).encode())
+    return {
+        "name": EXPIRY_METRIC,
+        "help": "When the certificate expires (epoch seconds).",
+        "labels": {
+            "certificate": str(item["certificate"]),
+            "subject": cert.subject.rfc4514_string(),
+        },
+        "value": int(cert.not_valid_after_utc.timestamp()),
+    }
+
+
 class FilterModule:
     def filters(self) -> dict[str, object]:
-        return {"pki_x509_fields": pki_x509_fields}
+        return {"pki_x509_fields": pki_x509_fields, "pki_expiry_series": pki_expiry_series}

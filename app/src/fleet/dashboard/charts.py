@@ -158,7 +158,7 @@ def alert_timeline(alerts: pd.DataFrame) -> go.Figure:
     return fig
 
 
-_AXIS = {"s": ".3~s", "ratio": ".0%", "bytes": ".3~s", "/s": ".3~s", "": ",d"}
+_AXIS = {"s": ".3~s", "ratio": ".0%", "bytes": ".3~s", "/s": ".3~s", "": ""}
 _SUFFIX = {"s": "s", "bytes": "B", "/s": "/s"}
 
 

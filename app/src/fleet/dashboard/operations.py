@@ -117,6 +117,8 @@ class Report:
     end: datetime | None
     summary: str
     problem: str | None = None  # why it could not be read
+    # Moments to mark on the plots: a drill's fault events, else the start and the end.
+    marks: tuple[tuple[datetime, str], ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -151,6 +153,25 @@ def _window(data: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     return start, start
 
 
+def _marks(
+    data: dict[str, Any], start: datetime | None, end: datetime | None
+) -> tuple[tuple[datetime, str], ...]:
+    timeline = data.get("timeline")
+    if isinstance(timeline, list):
+        faults = [
+            (moment, str(event.get("event")))
+            for event in timeline
+            if isinstance(event, dict) and str(event.get("event", "")).startswith("fault")
+            for moment in [_moment(event.get("t"))]
+            if moment is not None
+        ]
+        if faults:
+            return tuple(faults)
+    if start is None:
+        return ()
+    return ((start, "starts"),) if end in (None, start) else ((start, "starts"), (end, "ends"))
+
+
 def _summary(data: dict[str, Any]) -> str:
     parts = []
     for key in ("fault", "node", "address", "dc", "rpo_readings_lost", "rto_s", "total_s"):
@@ -181,6 +202,7 @@ def parse_report(name: str, text: str) -> Report:
         start,
         end,
         _summary(data),
+        marks=_marks(data, start, end),
     )
 
 

@@ -62,8 +62,17 @@ def _reports(directory: str) -> Report | None:
         key="ops_reports",
     )
     rows = event.selection.rows if event is not None else []
-    st.caption("Select a report to plot its time window.")
-    return reports[rows[0]] if rows else None
+    st.caption("Select a report to plot its time window (link: `?report=<name>`).")
+    if rows:
+        return reports[rows[0]]
+    linked = st.query_params.get("report")
+    report = next((r for r in reports if r.name == linked), None)
+    if linked and report is None:
+        st.warning(f"No report named {linked!r} in `{directory}`.")
+    if linked and st.button("Back to the live window"):
+        del st.query_params["report"]
+        st.rerun()
+    return report
 
 
 def _alerts(url: str) -> bool:
@@ -86,8 +95,8 @@ def _window(report: Report | None) -> tuple[datetime, datetime, list[tuple[datet
     now = datetime.now(UTC)
     if report is not None and report.start is not None:
         end = report.end or report.start
-        marks = [(report.start, f"{report.name} starts"), (end, "ends")]
-        return report.start - REPORT_MARGIN, min(now, end + REPORT_MARGIN), marks
+        st.info(f"Window of report **{report.name}** ({report.kind}, {report.verdict}).")
+        return report.start - REPORT_MARGIN, min(now, end + REPORT_MARGIN), list(report.marks)
     label = st.session_state.get("ops_window", "1 hour")
     return now - WINDOWS.get(label, WINDOWS["1 hour"]), now, []
 
