@@ -148,7 +148,7 @@ def test_the_drill_restore_put_the_dropped_table_back_in_the_schema():
 
 def test_the_dashboards_know_how_old_a_backup_may_be():
     """FLEET_BACKUP_MAX_AGE is the schedule's longest gap (systemd-analyze here, TZ=UTC) plus the
-    grace (role fleet_dashboard's default, an hour)."""
+    grace (role medusa's default, an hour)."""
     variables = cc.host_vars(NODES[0])
     schedule = variables["medusa_backup_schedule"]
     if "{{" in schedule:  # the lab's: lab_backup_schedule, or its every 30 minutes
@@ -160,9 +160,7 @@ def test_the_dashboards_know_how_old_a_backup_may_be():
         text=True,
         check=True,
     ).stdout
-    expected = fleet_calendar_max_gap(analyzed) + cc.role_default(
-        "fleet_dashboard", "fleet_dashboard_backup_grace"
-    )
+    expected = fleet_calendar_max_gap(analyzed) + cc.role_default("medusa", "medusa_backup_grace")
     for app in cc.hosts("fleet_dashboard"):
         env = cc.get_host(app).file("/etc/fleet/dashboard.env").content_string
         (line,) = [entry for entry in env.splitlines() if entry.startswith("FLEET_BACKUP_MAX_AGE=")]

@@ -180,10 +180,11 @@ def test_the_apps_own_series_count_what_the_etl_writes():
         assert "# TYPE fleet_dashboard_fetch_seconds histogram" in metrics, name
 
 
-def test_the_maintenance_series_what_repairs_and_certificates_left_on_the_hosts():
+def test_the_maintenance_series_what_repairs_backups_and_certificates_left_on_the_hosts():
     """Every node's last repair of the app's keyspace (written by the repairs the scenario ran),
     the deadline the ETLs read from the live schema (Cassandra's default gc_grace: the telemetry
-    tables are TTL-only), every platform host's certificate and CA expiry, in the future."""
+    tables are TTL-only), every platform host's certificate and CA expiry, in the future, and
+    every node's last backup."""
     repaired = _by_instance(
         f'time() - fleet_repair_last_success_timestamp_seconds{{keyspace="{KEYSPACE}"}}'
     )
@@ -199,6 +200,14 @@ def test_the_maintenance_series_what_repairs_and_certificates_left_on_the_hosts(
     assert all(float(row["value"][1]) > 30 for row in days), days
     hosts = {row["metric"]["subject"] for row in days if row["metric"]["certificate"] == "host"}
     assert hosts == {f"CN={host}" for host in PLATFORM}
+    # Every node's last finished backup (the restore drill's at least), younger than the most the
+    # schedule allows, which the medusa role computed as the dashboard does.
+    age = _by_instance("time() - fleet_backup_last_success_timestamp_seconds")
+    allowed = _by_instance("fleet_backup_max_age_seconds")
+    assert sorted(age) == sorted(allowed) == NODES, (age, allowed)
+    assert all(0 <= age[n] < allowed[n] for n in NODES), (age, allowed)
+    assert all(v > 0 for v in _by_instance("fleet_backup_last_size_bytes").values())
+    assert not _query('ALERTS{alertname=~"BackupTooOld|CertificateExpiresSoon"}')
 
 
 def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_cluster():
@@ -217,6 +226,7 @@ def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_clust
         "EtlWritesFailing",
         "CassandraRepairOverdue",
         "CertificateExpiresSoon",
+        "BackupTooOld",
     } <= loaded
     assert all(rule["health"] == "ok" for group in groups for rule in group["rules"])
     firing = [
