@@ -159,10 +159,14 @@ def test_the_apps_own_series_count_what_the_etl_writes():
             break
         time.sleep(5)
     assert all(after[h] > before[h] for h in APPS), (before, after)
-    requests = _by_instance("fleet_etl_write_requests_total")
+    # The histogram counts the readings' write requests; the rollups' are requests too. One
+    # expression: both counters of the same scrape.
     observed = _by_instance("fleet_etl_write_latency_seconds_count")
-    # the histogram counts the readings' write requests; the rollups' are requests too
-    assert all(0 < observed[h] <= requests[h] for h in APPS), (requests, observed)
+    assert all(observed[h] > 0 for h in APPS), observed
+    unobserved = _by_instance(
+        "fleet_etl_write_requests_total - fleet_etl_write_latency_seconds_count"
+    )
+    assert sorted(unobserved) == APPS and all(v >= 0 for v in unobserved.values()), unobserved
     p99 = _by_instance(
         "histogram_quantile(0.99, sum by (instance, le) "
         "(rate(fleet_etl_write_latency_seconds_bucket[5m])))"
@@ -304,9 +308,11 @@ def test_the_operations_page_plots_from_prometheus_and_lists_the_reports(app):
     etl = [f"{h} · {cc.host_vars(h)['fleet_app_local_dc']}" for h in APPS]
     assert page["charts"]["ETL write latency, p99"] == etl
     assert page["charts"]["ETL readings written"] == etl
-    nodes = [f"{n} · {cc.host_vars(n)['cassandra_dc']}" for n in NODES]
-    assert page["charts"]["Coordinator write latency, p99"] == nodes
-    assert page["charts"]["Heap in use"] == nodes
+    # every node of the inventory (a spare the scale check added and removed within the window
+    # may be plotted too)
+    nodes = {f"{n} · {cc.host_vars(n)['cassandra_dc']}" for n in NODES}
+    assert nodes <= set(page["charts"]["Coordinator write latency, p99"])
+    assert nodes <= set(page["charts"]["Heap in use"])
     copied = set(host.check_output("ls /var/lib/fleet-reports").split())
     listed = {row["report"] for row in page["reports"]}
     assert listed == {name.removesuffix(".json") for name in copied if name.endswith(".json")}
