@@ -8,6 +8,7 @@ fault and its effect on latency). Prometheus unreachable: one message, the repor
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -19,6 +20,7 @@ from fleet.dashboard.prom_api import PrometheusError, step_for
 from fleet.dashboard.state import ColumnConfig
 
 REPORT_MARGIN = timedelta(minutes=5)
+REPORT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # what a report's file name may be
 REPORT_COLUMNS: ColumnConfig = {
     "report": st.column_config.TextColumn("Report"),
     "operation": st.column_config.TextColumn("Operation"),
@@ -68,7 +70,8 @@ def _reports(directory: str) -> Report | None:
     linked = st.query_params.get("report")
     report = next((r for r in reports if r.name == linked), None)
     if linked and report is None:
-        st.warning(f"No report named {linked!r} in `{directory}`.")
+        shown = linked if REPORT_NAME.fullmatch(linked) else "(not a report name)"
+        st.warning(f"No report named `{shown}` in `{directory}`.")
     if linked and st.button("Back to the live window"):
         del st.query_params["report"]
         st.rerun()
