@@ -273,6 +273,15 @@ def test_operations_lists_the_reports_and_says_when_prometheus_does_not_answer(
         state.settings.clear()
         at = open_page("operations")
         assert any("FLEET_PROMETHEUS_URL is not set" in i.value for i in at.info)
+        # a link to a report that is not there says so, quoting only a plausible name
+        at = AppTest.from_file(str(APP), default_timeout=90)
+        at.query_params["report"] = "repair-9"
+        at.run()
+        at.switch_page("views/operations.py").run()
+        assert [w.value for w in at.warning] == [f"No report named `repair-9` in `{tmp_path}`."]
+        at.query_params["report"] = "![x](http://example.invalid/x.png)"
+        at.switch_page("views/operations.py").run()
+        assert "(not a report name)" in at.warning[0].value
     finally:
         state.settings.clear()
 
