@@ -73,3 +73,24 @@ def test_rollup_chart_has_bars_and_a_speed_line() -> None:
     fig = charts.rollup_chart(rollups)
     assert [t.type for t in fig.data] == ["bar", "scatter"]
     assert list(fig.data[1].y) == [30.0, 25.5] and fig.data[1].yaxis == "y2"
+
+
+def test_an_operations_panel_marks_a_reports_events_with_stepped_labels() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from fleet.dashboard.charts import operations_line
+
+    t0 = datetime(2026, 12, 6, 2, 41, tzinfo=UTC)
+    frame = pd.DataFrame(
+        {"time": [t0, t0 + timedelta(seconds=15)], "value": [0.01, 0.02], "series": ["a", "a"]}
+    )
+    marks = [(t0 + timedelta(seconds=s), f"event {s}") for s in (1, 2, 3, 4, 5)]
+    fig = operations_line(frame, "ETL write latency, p99", "s", marks)
+    assert fig.layout.title.text == "ETL write latency, p99"
+    assert fig.layout.yaxis.ticksuffix == "s"
+    assert [a.text for a in fig.layout.annotations] == [label for _, label in marks]
+    assert [round(a.y, 1) for a in fig.layout.annotations] == [1.0, 0.9, 0.8, 0.7, 1.0]
+    assert len(fig.layout.shapes) == 5
+    assert operations_line(frame, "x", "ratio").layout.yaxis.tickformat == ".0%"

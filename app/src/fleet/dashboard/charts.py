@@ -181,15 +181,17 @@ def operations_line(
     fig.update_yaxes(
         tickformat=_AXIS.get(unit, ""), ticksuffix=_SUFFIX.get(unit, ""), rangemode="tozero"
     )
-    for at, label in marks:
-        fig.add_vline(x=at.timestamp() * 1000, line_dash="dash", line_color="#888")
+    for row, (at, label) in enumerate(marks):  # labels stepped down: events seconds apart
+        x = at.timestamp() * 1000
+        fig.add_vline(x=x, line_dash="dash", line_color="#888")
         fig.add_annotation(
-            x=at.timestamp() * 1000,
-            y=1,
+            x=x,
+            y=1 - 0.1 * (row % 4),
             yref="paper",
             text=label,
             showarrow=False,
             xanchor="left",
             font={"size": 10},
+            bgcolor="rgba(255,255,255,0.7)",
         )
     return fig
