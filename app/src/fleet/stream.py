@@ -120,8 +120,6 @@ def _stats(
             "oldest_ts": oldest.isoformat() if oldest else None,
         },
         "nodes": node_connections(conn) if conn is not None else [],
-        "keyspace": settings.keyspace,
-        "repair_deadline_s": _repair_deadline(conn, settings.keyspace),
     }
 
 
@@ -228,7 +226,14 @@ def run_stream(
                 in_flight = run.pipeline.in_flight if run is not None else 0
                 error = connector.last_error if connector is not None else None
                 extra = _stats(settings, conn, stream.spool, error)
-                status = {**extra, "in_flight": in_flight, "updated_at": time.time()}
+            if exporter is not None:
+                status = {
+                    **extra,
+                    "in_flight": in_flight,
+                    "updated_at": time.time(),
+                    "keyspace": settings.keyspace,
+                    "repair_deadline_s": _repair_deadline(conn, settings.keyspace),
+                }
             if stream.stats_file is not None:
                 write_stats(stream.stats_file, metrics, in_flight, extra, totals)
         if run is not None and replay is not None:

@@ -133,26 +133,18 @@ class DashboardSettings:
 _HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-def _listen(r: _Reader, key: str) -> Listen | None:
-    value = r.raw(key, "")
-    if not value:
-        return None
-    try:
-        return parse_listen(value)
-    except ValueError as exc:
-        r.problems.append(f"{key}: {exc}")
-        return None
+def _optional_listen(text: str) -> Listen | None:
+    return parse_listen(text) if text else None
 
 
-def _base_url(r: _Reader, key: str) -> str | None:
-    value = r.raw(key, "")
-    if not value:
+def _optional_base_url(text: str) -> str | None:
+    """``http(s)://HOST[:PORT][/path]`` without a trailing /; empty: None."""
+    if not text:
         return None
-    parts = urlsplit(value)
+    parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-        r.problems.append(f"{key}={value!r}: expected http(s)://HOST:PORT[/path]")
-        return None
-    return value.rstrip("/")
+        raise ValueError("expected http(s)://HOST:PORT[/path]")
+    return text.rstrip("/")
 
 
 def _header(r: _Reader, key: str) -> str | None:
@@ -206,8 +198,8 @@ def load_dashboard_settings(
         console_groups=_groups(r, "FLEET_CONSOLE_GROUPS", "console"),
         admin_groups=_groups(r, "FLEET_ADMIN_GROUPS", "admin"),
         backup_max_age_s=r.number("FLEET_BACKUP_MAX_AGE", 0.0, 0.0, 3650 * 86400.0),
-        metrics_listen=_listen(r, "FLEET_DASHBOARD_METRICS_LISTEN"),
-        prometheus_url=_base_url(r, "FLEET_PROMETHEUS_URL"),
+        metrics_listen=r.parsed("FLEET_DASHBOARD_METRICS_LISTEN", "", _optional_listen, None),
+        prometheus_url=r.parsed("FLEET_PROMETHEUS_URL", "", _optional_base_url, None),
         reports_dir=Path(r.raw("FLEET_REPORTS_DIR", "") or DEFAULT_REPORTS_DIR),
     )
     if r.problems:
