@@ -4,6 +4,8 @@ a node's address, its data center, the seeds or the replication per DC reads it 
     {{ 'cass-dc1-1' | fleet_address(hostvars) }}
     {{ hostvars | fleet_topology(groups['cassandra'], seeds_per_dc=1, max_rf=3) }}
     {{ hostvars | fleet_scrape_jobs(groups, ports) }}     (role prometheus: what it scrapes)
+    {{ inventory_hostname | fleet_probe_scrape_target(hostvars, port, run_id) }}
+                                                  (role drill: its probe, scraped while it runs)
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ def fleet_topology(
 TIERS = ("cassandra", "fleet_app", "object_store", "monitoring")
 # The app's own exporters on every host of fleet_app (fleet etl stream, fleet dashboard).
 APP_JOBS = ("fleet_etl", "fleet_dashboard")
+# The drills' probe (fleet probe write) runs only during a drill: a static target would be down
+# between drills. The drill writes its app host's target into this directory while the probe
+# runs (one file per app host: one probe at a time holds its port), Prometheus reads it there.
+PROBE_JOB = "fleet_probe"
+PROBE_SD_DIR = "/etc/prometheus/file_sd/fleet_probe"
 
 
 def _target(host: str, hostvars: Mapping[str, Any], port: int, **labels: str) -> dict[str, Any]:
@@ -113,7 +120,8 @@ def fleet_scrape_jobs(
     inventory name). `ports`: node_exporter, prometheus, alertmanager, cassandra, the default
     of the nodes' agent port (a node's own `cassandra_metrics_port` wins; 0 leaves it out), and
     fleet_etl and fleet_dashboard, the app hosts' ETL and dashboard metrics ports (0: not
-    served), their targets labelled with the host's `fleet_app_local_dc`."""
+    served), their targets labelled with the host's `fleet_app_local_dc`. With app hosts, a
+    last job, `fleet_probe`, reads the drills' probe targets from files (no static target)."""
     for key in ("node_exporter", "cassandra", "prometheus", "alertmanager", *APP_JOBS):
         if key not in ports:
             raise AnsibleFilterError(f"fleet_scrape_jobs: ports lacks {key!r}")
@@ -157,7 +165,26 @@ def fleet_scrape_jobs(
         ("alertmanager", [_target(h, hostvars, int(ports["alertmanager"])) for h in monitoring]),
         *app_jobs,
     ]
-    return [{"job_name": name, "static_configs": targets} for name, targets in jobs if targets]
+    static = [{"job_name": name, "static_configs": targets} for name, targets in jobs if targets]
+    probe = {"job_name": PROBE_JOB, "file_sd_configs": [{"files": [f"{PROBE_SD_DIR}/*.json"]}]}
+    return [*static, probe] if apps else static
+
+
+def fleet_probe_scrape_target(
+    host: str, hostvars: Mapping[str, Any], port: Any, run_id: str
+) -> dict[str, Any]:
+    """Where the drill writes its probe's target on the monitoring hosts (`path`) and what
+    (`targets`, Prometheus's file_sd format): the app host's address and the probe's metrics
+    port, labelled like the app's jobs (`instance`, `dc`) and with the drill's `run_id`."""
+    if int(port) <= 0:
+        raise AnsibleFilterError(f"fleet_probe_scrape_target: port must be positive, not {port!r}")
+    if not run_id:
+        raise AnsibleFilterError("fleet_probe_scrape_target: run_id is empty")
+    dc = str(hostvars.get(host, {}).get("fleet_app_local_dc", ""))
+    return {
+        "path": f"{PROBE_SD_DIR}/{host}.json",
+        "targets": [_target(host, hostvars, int(port), dc=dc, run_id=str(run_id))],
+    }
 
 
 def fleet_alertmanagers(
@@ -175,5 +202,6 @@ class FilterModule:
             "fleet_address": fleet_address,
             "fleet_topology": fleet_topology,
             "fleet_scrape_jobs": fleet_scrape_jobs,
+            "fleet_probe_scrape_target": fleet_probe_scrape_target,
             "fleet_alertmanagers": fleet_alertmanagers,
         }

@@ -3,6 +3,7 @@ seeds and replication, as every role and playbook reads them."""
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from pathlib import Path
 
@@ -151,10 +152,8 @@ PORTS = {
 
 
 def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
-    jobs = {
-        job["job_name"]: job["static_configs"]
-        for job in ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, PORTS)
-    }
+    scrape = ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, PORTS)
+    jobs = {job["job_name"]: job.get("static_configs") for job in scrape}
     assert list(jobs) == [
         "node",
         "cassandra",
@@ -162,7 +161,13 @@ def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
         "alertmanager",
         "fleet_etl",
         "fleet_dashboard",
+        "fleet_probe",
     ]
+    # the drills' probe: no static target, the files the drills write
+    assert scrape[-1] == {
+        "job_name": "fleet_probe",
+        "file_sd_configs": [{"files": ["/etc/prometheus/file_sd/fleet_probe/*.json"]}],
+    }
     # every tier's hosts, once each, sorted; the spare (in no tier) is left out
     assert [t["labels"]["instance"] for t in jobs["node"]] == ["app", "mon", "n1", "n2", "n3", "n4"]
     assert jobs["node"][0] == {"targets": ["10.0.0.31:9100"], "labels": {"instance": "app"}}
@@ -181,7 +186,35 @@ def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
     assert jobs["fleet_dashboard"][0]["targets"] == ["10.0.0.31:9471"]
     # a port of 0: that exporter is off, no job
     off = ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, {**PORTS, "fleet_dashboard": 0})
-    assert [job["job_name"] for job in off][-1] == "fleet_etl"
+    assert [job["job_name"] for job in off][-2:] == ["fleet_etl", "fleet_probe"]
+    # no app host: no app job, and no probe job either
+    no_app = ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, {**SCRAPE_GROUPS, "fleet_app": []}, PORTS)
+    assert [job["job_name"] for job in no_app][-1] == "alertmanager"
+
+
+def test_a_drill_probe_target_lands_in_the_directory_the_probe_job_reads():
+    target = ft.fleet_probe_scrape_target("app", SCRAPE_HOSTVARS, "9472", "drill-node-stop-1")
+    assert target == {
+        "path": "/etc/prometheus/file_sd/fleet_probe/app.json",
+        "targets": [
+            {
+                "targets": ["10.0.0.31:9472"],
+                "labels": {"instance": "app", "dc": "dc1", "run_id": "drill-node-stop-1"},
+            }
+        ],
+    }
+    (probe_job,) = [
+        job
+        for job in ft.fleet_scrape_jobs(SCRAPE_HOSTVARS, SCRAPE_GROUPS, PORTS)
+        if job["job_name"] == "fleet_probe"
+    ]
+    assert fnmatch.fnmatch(target["path"], probe_job["file_sd_configs"][0]["files"][0])
+    with pytest.raises(AnsibleFilterError, match="port must be positive"):
+        ft.fleet_probe_scrape_target("app", SCRAPE_HOSTVARS, 0, "r1")
+    with pytest.raises(AnsibleFilterError, match="run_id is empty"):
+        ft.fleet_probe_scrape_target("app", SCRAPE_HOSTVARS, 9472, "")
+    with pytest.raises(AnsibleFilterError, match="not in the inventory"):
+        ft.fleet_probe_scrape_target("nowhere", SCRAPE_HOSTVARS, 9472, "r1")
 
 
 def test_scraping_needs_a_monitoring_host_and_every_port():

@@ -1,10 +1,14 @@
-"""Prometheus exposition of the streaming ETL (``fleet etl stream --metrics-listen HOST:PORT``).
+"""Prometheus exposition of the streaming ETL (``fleet etl stream --metrics-listen HOST:PORT``)
+and of the drills' probe (``fleet probe write --metrics-listen HOST:PORT``).
 
 Nothing is counted twice: :class:`EtlCollector` reads, at each scrape, the run's
 :class:`~fleet.metrics.Metrics` (counters and the write latency histogram, updated by the
 writer's loop) and the status the stream publishes after each tick (the dict it also writes to
 its stats file). Counters restart from 0 with the process, as Prometheus expects (``rate`` sees
 the reset).
+
+:class:`ProbeCollector` reads the probe's :class:`~fleet.probe.ProbeStats` the same way: its
+writes per consistency level and outcome, its failures by error, its latency histograms.
 
 Data flows one way: writer loop -> Metrics / status -> collector -> HTTP scrape.
 """
@@ -15,7 +19,7 @@ import ipaddress
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import start_http_server
 from prometheus_client.core import (
@@ -27,7 +31,10 @@ from prometheus_client.core import (
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from fleet.metrics import Metrics
+from fleet.metrics import LatencyHistogram, Metrics
+
+if TYPE_CHECKING:
+    from fleet.probe import ProbeStats
 
 PREFIX = "fleet_etl"
 
@@ -76,6 +83,14 @@ def parse_listen(text: str) -> Listen:
     return Listen(host, int(port_text))
 
 
+def _buckets(histogram: LatencyHistogram) -> list[tuple[str, float]]:
+    """Prometheus's cumulative buckets (upper bounds in seconds) of a histogram kept in ms."""
+    return [
+        ("+Inf" if math.isinf(bound) else repr(bound / 1000.0), count)
+        for bound, count in histogram.cumulative()
+    ]
+
+
 def _number(value: Any) -> float:
     try:
         number = float(value)
@@ -106,15 +121,11 @@ class EtlCollector(Collector):
             errors.add_metric([error], count)
         yield errors
         histogram = m.latency_histogram
-        buckets = [
-            ("+Inf" if math.isinf(bound) else repr(bound / 1000.0), count)
-            for bound, count in histogram.cumulative()
-        ]
         yield HistogramMetricFamily(
             f"{PREFIX}_write_latency_seconds",
             "Latency of acknowledged telemetry write requests (a statement or a batch; the "
             "rollups' writes are left out).",
-            buckets=buckets,
+            buckets=_buckets(histogram),
             sum_value=histogram.sum_ms / 1000.0,
         )
         yield from self._status_gauges(self._status())
@@ -166,6 +177,42 @@ class EtlCollector(Collector):
             yield family
 
 
+class ProbeCollector(Collector):
+    """The drill probe's writes, failures and latencies per consistency level, at each scrape."""
+
+    def __init__(self, stats: ProbeStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        outcomes, errors, latency = self._stats.snapshot()
+        writes = CounterMetricFamily(
+            "fleet_probe_writes",
+            "Probe writes answered, by consistency level and outcome (acked or failed; no retry).",
+            labels=["cl", "outcome"],
+        )
+        for (level, ok), count in sorted(outcomes.items()):
+            writes.add_metric([level, "acked" if ok else "failed"], count)
+        yield writes
+        failures = CounterMetricFamily(
+            "fleet_probe_write_errors",
+            "Failed probe writes, by consistency level and the driver's error.",
+            labels=["cl", "error"],
+        )
+        for (level, error), count in sorted(errors.items()):
+            failures.add_metric([level, error], count)
+        yield failures
+        histograms = HistogramMetricFamily(
+            "fleet_probe_write_latency_seconds",
+            "Latency of acknowledged probe writes, by consistency level.",
+            labels=["cl"],
+        )
+        for level, histogram in latency.items():
+            histograms.add_metric(
+                [level], buckets=_buckets(histogram), sum_value=histogram.sum_ms / 1000.0
+            )
+        yield histograms
+
+
 class ExporterError(Exception):
     """The metrics endpoint cannot listen where asked (address not local, port taken)."""
 
@@ -188,11 +235,21 @@ class Exporter:
         self._thread.join(timeout=5)
 
 
+def _serve(listen: Listen, collector: Collector) -> Exporter:
+    """Serve ``collector`` and the process's own metrics (CPU, memory) at ``listen``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    ProcessCollector(registry=registry)
+    return Exporter(registry, listen)
+
+
 def serve_etl(
     listen: Listen, metrics: Metrics, status: Callable[[], Mapping[str, Any] | None]
 ) -> Exporter:
-    """Serve the ETL's metrics and its process's (CPU, memory) at ``listen``."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(EtlCollector(metrics, status))
-    ProcessCollector(registry=registry)
-    return Exporter(registry, listen)
+    """Serve the ETL's metrics at ``listen``."""
+    return _serve(listen, EtlCollector(metrics, status))
+
+
+def serve_probe(listen: Listen, stats: ProbeStats) -> Exporter:
+    """Serve the drill probe's metrics at ``listen``."""
+    return _serve(listen, ProbeCollector(stats))

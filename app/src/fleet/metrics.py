@@ -56,6 +56,11 @@ class LatencyHistogram:
     def count(self) -> int:
         return sum(self.counts)
 
+    def copy(self) -> LatencyHistogram:
+        twin = LatencyHistogram(self.bounds_ms)
+        twin.counts, twin.sum_ms = list(self.counts), self.sum_ms
+        return twin
+
     def cumulative(self) -> list[tuple[float, int]]:
         """(upper bound in ms, latencies at or below it), ending with (inf, count)."""
         total = 0

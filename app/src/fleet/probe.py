@@ -31,7 +31,8 @@ from cassandra.cluster import Session
 from cassandra.query import SimpleStatement
 
 from fleet.config import Settings
-from fleet.metrics import percentile
+from fleet.exporter import ExporterError, Listen, serve_probe
+from fleet.metrics import LatencyHistogram, percentile
 from fleet.schema import DRILL_PROBE
 from fleet.session import connect, connect_dc
 
@@ -86,6 +87,42 @@ def parse_levels(levels: Iterable[str]) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- writing
 
 
+Outcomes = dict[tuple[str, bool], int]  # (level, acknowledged) -> writes
+Failures = dict[tuple[str, str], int]  # (level, error type) -> failed writes
+
+
+class ProbeStats:
+    """Outcomes so far, per level: what the probe prints at its end and serves to Prometheus.
+
+    The writer's thread records, the exporter's thread reads a :meth:`snapshot`; a lock keeps
+    the two apart."""
+
+    def __init__(self, levels: Iterable[str]) -> None:
+        self._lock = threading.Lock()
+        self._outcomes: Counter[tuple[str, bool]] = Counter()
+        self._errors: Counter[tuple[str, str]] = Counter()
+        self._latency = {level: LatencyHistogram() for level in levels}
+
+    def record(self, attempt: Attempt) -> None:
+        with self._lock:
+            self._outcomes[(attempt.cl, attempt.ok)] += 1
+            if attempt.ok:
+                self._latency[attempt.cl].observe(attempt.ms)
+            else:
+                self._errors[(attempt.cl, attempt.error or "unknown")] += 1
+
+    def count(self, level: str, ok: bool) -> int:
+        with self._lock:
+            return self._outcomes[(level, ok)]
+
+    def snapshot(self) -> tuple[Outcomes, Failures, dict[str, LatencyHistogram]]:
+        """(outcomes by (level, ok), failures by (level, error), acked latencies by level),
+        copies the caller may read at leisure."""
+        with self._lock:
+            latency = {level: h.copy() for level, h in self._latency.items()}
+            return dict(self._outcomes), dict(self._errors), latency
+
+
 class ProbeWriter:
     """Sends one write per level every ``interval_s``; outcomes go to ``out`` as JSON lines."""
 
@@ -109,7 +146,7 @@ class ProbeWriter:
         self._wall = wall
         self._done: queue.Queue[Attempt] = queue.Queue()
         self._slots = threading.BoundedSemaphore(MAX_OUTSTANDING)
-        self.counts: Counter[tuple[str, bool]] = Counter()
+        self.stats = ProbeStats(levels)
 
     def run(self, interval_s: float, stop: threading.Event, duration_s: float | None) -> int:
         """Write until ``stop`` is set (or ``duration_s`` passed); returns the last sequence."""
@@ -154,7 +191,7 @@ class ProbeWriter:
                 attempt = self._done.get_nowait()
             except queue.Empty:
                 break
-            self.counts[(attempt.cl, attempt.ok)] += 1
+            self.stats.record(attempt)
             self._out.write(attempt.to_line() + "\n")
         self._out.flush()
 
@@ -177,14 +214,28 @@ def run_probe(
     out_path: Path,
     stop: threading.Event,
     duration_s: float | None = None,
+    metrics_listen: Listen | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Connect, write until stopped, return {level: {"acked": n, "failed": n}}."""
+    """Connect, write until stopped, return {level: {"acked": n, "failed": n}}. With
+    ``metrics_listen``, serve the outcomes to Prometheus meanwhile: a probe that cannot listen
+    there says so and writes anyway (its writes are the drill's evidence, its metrics are not)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with connect(settings) as conn, out_path.open("a", encoding="utf-8") as out:
         writer = ProbeWriter(conn.session, settings.keyspace, run_id, levels, out)
-        writer.run(interval_s, stop, duration_s)
+        exporter = None
+        if metrics_listen is not None:
+            try:
+                exporter = serve_probe(metrics_listen, writer.stats)
+            except ExporterError as exc:
+                log.warning("%s; the probe writes without serving its metrics", exc)
+        try:
+            writer.run(interval_s, stop, duration_s)
+        finally:
+            if exporter is not None:
+                exporter.close()
+    stats = writer.stats
     return {
-        level: {"acked": writer.counts[(level, True)], "failed": writer.counts[(level, False)]}
+        level: {"acked": stats.count(level, True), "failed": stats.count(level, False)}
         for level in levels
     }
 

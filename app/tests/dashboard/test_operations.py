@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,11 +37,16 @@ def test_every_panel_groups_by_node_or_dc_and_widens_its_rate_window_with_the_st
     assert "[720s]" in write.query("node", 360)  # two steps of a 24-hour plot
     pages = next(p for p in PANELS if p.fixed_by == "page")
     assert "sum by (page, le)" in pages.query("dc", 15)
-    for panel in PANELS:  # every template formats for both groupings (no stray braces)
+    probe = next(p for p in PANELS if p.fixed_by == "cl" and "failed" in p.title)
+    assert probe.query("node", 15) == (
+        'sum by (cl) (rate(fleet_probe_writes_total{outcome="failed"}[120s]))'
+    )
+    for panel in PANELS:  # every template formats for both groupings (no placeholder left)
         for grouping in ("node", "dc"):
-            assert "{" not in panel.query(grouping, 15).replace("{job", "").replace(
-                "{operation", ""
-            )
+            query = panel.query(grouping, 15)
+            assert "{by}" not in query and "{window}" not in query
+            assert query.count("{") == query.count("}")
+            assert not re.search(r"\{\{|\}\}", query)
     with pytest.raises(ValueError, match="grouping"):
         write.query("rack", 15)
 

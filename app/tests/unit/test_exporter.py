@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import socket
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from fleet.cli import cli
 from fleet.exporter import (
@@ -21,10 +22,12 @@ from fleet.exporter import (
     Exporter,
     ExporterError,
     Listen,
+    ProbeCollector,
     parse_listen,
     serve_etl,
 )
 from fleet.metrics import LATENCY_BUCKETS_MS, LatencyHistogram, Metrics
+from fleet.probe import Attempt, ProbeStats
 
 
 @pytest.mark.parametrize(
@@ -80,7 +83,7 @@ def test_histogram_bounds_must_increase() -> None:
 
 
 def _families(
-    collector: EtlCollector,
+    collector: Collector,
 ) -> dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
@@ -183,6 +186,70 @@ def test_the_stream_refuses_a_bad_listen_address_before_connecting() -> None:
         cli,
         ["etl", "stream", "--metrics-listen", "localhost"],
         env={"FLEET_LOCAL_DC": "dc1", "FLEET_REPLICATION": "dc1:1"},
+    )
+    assert result.exit_code == 2
+    assert "expected HOST:PORT" in result.output
+
+
+def _probe_stats() -> ProbeStats:
+    stats = ProbeStats(("LOCAL_QUORUM", "EACH_QUORUM"))
+    for seq, ms in enumerate((2.0, 4.0, 30.0), start=1):
+        stats.record(Attempt(seq, "LOCAL_QUORUM", 1000.0 + seq, True, ms))
+    stats.record(Attempt(1, "EACH_QUORUM", 1001.0, True, 8.0))
+    stats.record(Attempt(2, "EACH_QUORUM", 1002.0, False, 0.4, "Unavailable"))
+    stats.record(Attempt(3, "EACH_QUORUM", 1003.0, False, 2000.0, "WriteTimeout"))
+    stats.record(Attempt(4, "EACH_QUORUM", 1004.0, False, 0.3, "Unavailable"))
+    return stats
+
+
+def test_the_probe_collector_serves_writes_failures_and_latency_per_level() -> None:
+    families = _families(ProbeCollector(_probe_stats()))
+    writes = "fleet_probe_writes_total"
+    assert families["fleet_probe_writes"] == {
+        (writes, (("cl", "EACH_QUORUM"), ("outcome", "acked"))): 1.0,
+        (writes, (("cl", "EACH_QUORUM"), ("outcome", "failed"))): 3.0,
+        (writes, (("cl", "LOCAL_QUORUM"), ("outcome", "acked"))): 3.0,
+    }
+    errors = "fleet_probe_write_errors_total"
+    assert families["fleet_probe_write_errors"] == {
+        (errors, (("cl", "EACH_QUORUM"), ("error", "Unavailable"))): 2.0,
+        (errors, (("cl", "EACH_QUORUM"), ("error", "WriteTimeout"))): 1.0,
+    }
+    # failed writes' latencies stay out of the histogram: they measure the error, not a write
+    latency = families["fleet_probe_write_latency_seconds"]
+    bucket, local = "fleet_probe_write_latency_seconds_bucket", ("cl", "LOCAL_QUORUM")
+    assert latency[(bucket, (local, ("le", "0.005")))] == 2.0
+    assert latency[(bucket, (local, ("le", "0.05")))] == 3.0
+    assert latency[("fleet_probe_write_latency_seconds_count", (local,))] == 3.0
+    assert latency[("fleet_probe_write_latency_seconds_sum", (local,))] == pytest.approx(0.036)
+    each = ("cl", "EACH_QUORUM")
+    assert latency[("fleet_probe_write_latency_seconds_count", (each,))] == 1.0
+
+
+def test_a_probe_snapshot_is_a_copy_the_writer_cannot_change() -> None:
+    stats = _probe_stats()
+    outcomes, errors, latency = stats.snapshot()
+    stats.record(Attempt(5, "LOCAL_QUORUM", 1005.0, True, 1.0))
+    stats.record(Attempt(5, "EACH_QUORUM", 1005.0, False, 1.0, "Unavailable"))
+    assert outcomes[("LOCAL_QUORUM", True)] == 3
+    assert errors[("EACH_QUORUM", "Unavailable")] == 2
+    assert latency["LOCAL_QUORUM"].count == 3
+    assert stats.count("LOCAL_QUORUM", True) == 4
+
+
+def test_the_probe_refuses_a_bad_listen_address_before_connecting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "probe",
+            "write",
+            "--run-id",
+            "r1",
+            "--out",
+            str(tmp_path / "acks.jsonl"),
+            "--metrics-listen",
+            "10.0.0.1",
+        ],
     )
     assert result.exit_code == 2
     assert "expected HOST:PORT" in result.output

@@ -1,11 +1,23 @@
-"""The drill probe's pure logic: levels, the acks file, summaries and the lost-write check."""
+"""The drill probe: levels, the acks file, summaries, the lost-write check, and its metrics
+endpoint while it writes (against a session that acknowledges every write at once)."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from fleet import probe
+from fleet.config import load_settings
+from fleet.exporter import Listen
 from fleet.probe import Attempt, compare, parse_levels, read_attempts, render_verify, summarize
 
 
@@ -77,3 +89,92 @@ def test_render_verify_shows_one_line_per_level() -> None:
     quorum_line = "QUORUM             6      3      3           3"
     assert f"{quorum_line}  (Unavailable=2, WriteTimeout=1)" in text
     assert text.endswith("lost acknowledged writes: 3")
+
+
+# ----------------------------------------------------------------------------- run_probe
+
+
+class _Bound:
+    consistency_level: int | None = None
+
+
+class _Prepared:
+    is_idempotent = False
+
+    def bind(self, _values: object) -> _Bound:
+        return _Bound()
+
+
+class _Answered:
+    """A write Cassandra acknowledges at once."""
+
+    def add_callbacks(self, callback: Callable[..., None], _errback: object) -> None:
+        callback(None)
+
+
+class _Session:
+    def prepare(self, _cql: str) -> _Prepared:
+        return _Prepared()
+
+    def execute_async(self, _bound: _Bound) -> _Answered:
+        return _Answered()
+
+
+@contextmanager
+def _connected(_settings: object) -> Iterator[SimpleNamespace]:
+    yield SimpleNamespace(session=_Session())
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        return response.read().decode()
+
+
+def test_the_probe_serves_its_outcomes_while_it_writes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(probe, "connect", _connected)
+    settings = load_settings({"FLEET_LOCAL_DC": "dc1"})
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    stop = threading.Event()
+    levels = ("LOCAL_QUORUM", "QUORUM")
+    acks = tmp_path / "acks.jsonl"
+    runner = threading.Thread(
+        target=probe.run_probe,
+        args=(settings, "r1", levels, 0.02, acks, stop, None, Listen("127.0.0.1", port)),
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        body = ""
+        while 'fleet_probe_writes_total{cl="QUORUM",outcome="acked"}' not in body:
+            assert time.monotonic() < deadline, body
+            time.sleep(0.05)
+            with contextlib.suppress(OSError):
+                body = _scrape(port)
+        assert 'fleet_probe_write_latency_seconds_count{cl="LOCAL_QUORUM"}' in body
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert sum(1 for _ in read_attempts(acks)) > 0
+    with pytest.raises(OSError):  # the endpoint closed with the probe
+        _scrape(port)
+
+
+def test_a_probe_whose_metrics_port_is_taken_writes_anyway(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(probe, "connect", _connected)
+    settings = load_settings({"FLEET_LOCAL_DC": "dc1"})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = Listen("127.0.0.1", taken.getsockname()[1])
+        counts = probe.run_probe(
+            settings, "r1", ("ONE",), 0.01, tmp_path / "acks.jsonl", threading.Event(), 0.1, listen
+        )
+    assert counts["ONE"]["acked"] > 0
+    assert counts["ONE"]["failed"] == 0
+    assert f"cannot serve metrics on {listen}" in caplog.text

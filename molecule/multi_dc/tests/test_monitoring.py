@@ -8,6 +8,7 @@ only the monitoring host scrape."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 import time
@@ -20,6 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lib"))
 
 import cluster_checks as cc
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "roles" / "drill" / "filter_plugins"))
+
+import drill_filters
+
 NODES = cc.hosts("cassandra")
 APPS = cc.hosts("fleet_app")
 MONITORING = cc.hosts("monitoring")[0]
@@ -29,6 +34,9 @@ ETL_METRICS = cc.role_default("fleet_etl", "fleet_etl_metrics_port")
 DASHBOARD_METRICS = cc.role_default("fleet_dashboard", "fleet_dashboard_metrics_port")
 APP_PYTHON = f"{cc.role_default('fleet_app', 'fleet_app_home')}/venv/bin/python"
 KEYSPACE = cc.role_default("fleet_app", "fleet_app_keyspace")
+REPORTS = Path(os.environ.get("FLEET_REPORTS_DIR", "/nonexistent"))
+# Where the drills register their probe with Prometheus (plugins/filter/fleet_topology.py).
+PROBE_TARGETS = cc.fleet_topology.PROBE_SD_DIR
 DCS = sorted({cc.host_vars(n)["cassandra_dc"] for n in NODES})
 
 
@@ -244,6 +252,47 @@ def test_every_alert_rule_is_loaded_and_no_down_alert_fires_on_the_healthy_clust
     ]
     status = _get(monitoring, f"http://{cc.address(monitoring)}:{ALERTMANAGER}/api/v2/status")
     assert "CassandraDatacenterDown" in status["config"]["original"]  # the inhibition
+
+
+def _probe_reports() -> list[tuple[str, dict[str, Any]]]:
+    """The operations' reports whose probe Prometheus scraped (drills, upgrades, scale-outs)."""
+    found = []
+    for path in sorted(REPORTS.glob("*.json")):
+        probe = json.loads(path.read_text(encoding="utf-8")).get("probe")
+        if isinstance(probe, dict) and probe.get("metrics"):
+            found.append((path.stem, probe))
+    return found
+
+
+def test_the_drill_probes_were_scraped_while_they_ran_then_unregistered():
+    """Each probe the operations ran was a Prometheus target while it wrote (job fleet_probe,
+    labelled with its run), gone once it stopped. What Prometheus last scraped never exceeds
+    what the probe's own acks file counted; a failure window that ended two scrapes before the
+    probe's last write shows in full (the fault's effect, per consistency level)."""
+    active = _prometheus("/api/v1/targets?state=active")["data"]["activeTargets"]
+    assert [t["labels"] for t in active if t["labels"]["job"] == "fleet_probe"] == []
+    left = cc.get_host(MONITORING).check_output(f"ls -A {PROBE_TARGETS}")
+    assert left == "", left
+    scraped = {
+        (r["metric"]["run_id"], r["metric"]["cl"], r["metric"]["outcome"]): float(r["value"][1])
+        for r in _query(
+            "max by (run_id, cl, outcome) (max_over_time(fleet_probe_writes_total[1d]))"
+        )
+    }
+    reports = _probe_reports()
+    assert reports, f"no report in {REPORTS} names its probe's metrics"
+    scrape_s = max(drill_filters._duration_s(t["scrapeInterval"]) for t in active)
+    for name, probe in reports:
+        run_id = probe["metrics"]["labels"]["run_id"]
+        assert probe["metrics"]["labels"]["instance"] in APPS, name
+        for cl, level in probe["levels"].items():
+            acked = scraped.get((run_id, cl, "acked"), 0.0)
+            failed = scraped.get((run_id, cl, "failed"), 0.0)
+            assert 0 < acked <= level["acked"], (name, cl, acked, level["acked"])
+            assert failed <= level["failed"], (name, cl, failed, level["failed"])
+            ends = [window["to"] for window in level["failure_windows"]]
+            if ends and probe["last_write"] - max(ends) > 2 * scrape_s:
+                assert failed == level["failed"], (name, cl, failed, level["failed"])
 
 
 @pytest.mark.parametrize(

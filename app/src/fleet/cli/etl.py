@@ -21,10 +21,16 @@ from fleet.cli.context import (
     handle_errors,
     pass_app,
 )
-from fleet.cli.options import datacenters_option, history_options, json_option, parse_end
+from fleet.cli.options import (
+    datacenters_option,
+    history_options,
+    json_option,
+    metrics_listen_option,
+    parse_end,
+)
 from fleet.csv_source import MAX_LINE_LENGTH
 from fleet.etl import EtlOptions, EtlResult, check_csv, run_batch, run_import, run_rollup
-from fleet.exporter import Listen, parse_listen
+from fleet.exporter import Listen
 from fleet.ledger import Ledger, verify_readings
 from fleet.metrics import render_summary, to_json
 from fleet.plan import WriteMode
@@ -157,13 +163,6 @@ def etl_batch(
     _print_result(result, as_json)
 
 
-def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Listen | None:
-    try:
-        return None if value is None else parse_listen(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-
-
 @etl.command("stream")
 @click.option(
     "--interval",
@@ -211,13 +210,7 @@ def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     type=click.Path(file_okay=False, path_type=Path),
     help="Record the key of every generated reading here, for `fleet etl verify`.",
 )
-@click.option(
-    "--metrics-listen",
-    callback=_listen,
-    metavar="HOST:PORT",
-    help="Serve Prometheus metrics (counters, write latency histogram, spool) at "
-    "http://HOST:PORT/metrics.",
-)
+@metrics_listen_option("counters, write latency histogram, spool")
 @etl_options
 @pass_app
 @handle_errors

@@ -9,6 +9,7 @@ from typing import TypeVar
 import click
 
 from fleet.csv_source import parse_ts
+from fleet.exporter import Listen, parse_listen
 
 R = TypeVar("R")
 
@@ -54,3 +55,20 @@ datacenters_option = click.option(
 )
 
 json_option = click.option("--json", "as_json", is_flag=True)
+
+
+def _listen(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Listen | None:
+    try:
+        return None if value is None else parse_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def metrics_listen_option(what: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """``--metrics-listen HOST:PORT``: serve ``what`` to Prometheus at http://HOST:PORT/metrics."""
+    return click.option(
+        "--metrics-listen",
+        callback=_listen,
+        metavar="HOST:PORT",
+        help=f"Serve Prometheus metrics ({what}) at http://HOST:PORT/metrics.",
+    )

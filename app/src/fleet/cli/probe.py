@@ -9,7 +9,8 @@ from typing import TypeVar
 import click
 
 from fleet.cli.context import EXIT_FAILED, AppContext, graceful_stop, handle_errors, pass_app
-from fleet.cli.options import datacenters_option, json_option
+from fleet.cli.options import datacenters_option, json_option, metrics_listen_option
+from fleet.exporter import Listen
 from fleet.metrics import to_json
 from fleet.probe import parse_levels, render_verify, run_probe, verify
 
@@ -57,6 +58,7 @@ def probe_run_options(out_help: str) -> Callable[[Callable[..., R]], Callable[..
 )
 @click.option("--interval", type=click.FloatRange(0.01), default=0.5, show_default=True)
 @probe_run_options("Acks file: one JSON line per attempt (appended).")
+@metrics_listen_option("writes and failures per level, latency histograms; if taken, none")
 @pass_app
 @handle_errors
 def probe_write(
@@ -66,10 +68,13 @@ def probe_write(
     interval: float,
     duration: float | None,
     out: Path,
+    metrics_listen: Listen | None,
 ) -> None:
     """Write one row per level every INTERVAL seconds, without retries, until stopped."""
     with graceful_stop() as stop:
-        counts = run_probe(app.settings(), run_id, levels, interval, out, stop, duration)
+        counts = run_probe(
+            app.settings(), run_id, levels, interval, out, stop, duration, metrics_listen
+        )
     for level, count in counts.items():
         click.echo(f"{level}: {count['acked']} acked, {count['failed']} failed")
 

@@ -102,6 +102,21 @@ PANELS: tuple[Panel, ...] = (
         "s",
         fixed_by="page",
     ),
+    # The drills' probe runs only during a drill (upgrades and scale-outs too): these two show
+    # what each consistency level went through during the fault, nothing in between.
+    Panel(
+        "Drill probe write latency, p99, by consistency level",
+        "histogram_quantile(0.99, sum by ({by}, le) "
+        "(rate(fleet_probe_write_latency_seconds_bucket[{window}])))",
+        "s",
+        fixed_by="cl",
+    ),
+    Panel(
+        "Drill probe failed writes, by consistency level",
+        'sum by ({by}) (rate(fleet_probe_writes_total{{outcome="failed"}}[{window}]))',
+        "/s",
+        fixed_by="cl",
+    ),
 )
 
 
