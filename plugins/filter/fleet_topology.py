@@ -166,7 +166,9 @@ def fleet_scrape_jobs(
         *app_jobs,
     ]
     static = [{"job_name": name, "static_configs": targets} for name, targets in jobs if targets]
-    probe = {"job_name": PROBE_JOB, "file_sd_configs": [{"files": [f"{PROBE_SD_DIR}/*.json"]}]}
+    # Prometheus reads the files when they change; every 30 s too, should it miss a change.
+    files = {"files": [f"{PROBE_SD_DIR}/*.json"], "refresh_interval": "30s"}
+    probe = {"job_name": PROBE_JOB, "file_sd_configs": [files]}
     return [*static, probe] if apps else static
 
 

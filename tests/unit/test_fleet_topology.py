@@ -166,7 +166,9 @@ def test_every_platform_host_node_and_monitoring_service_is_scraped_once():
     # the drills' probe: no static target, the files the drills write
     assert scrape[-1] == {
         "job_name": "fleet_probe",
-        "file_sd_configs": [{"files": ["/etc/prometheus/file_sd/fleet_probe/*.json"]}],
+        "file_sd_configs": [
+            {"files": ["/etc/prometheus/file_sd/fleet_probe/*.json"], "refresh_interval": "30s"}
+        ],
     }
     # every tier's hosts, once each, sorted; the spare (in no tier) is left out
     assert [t["labels"]["instance"] for t in jobs["node"]] == ["app", "mon", "n1", "n2", "n3", "n4"]
