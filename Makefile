@@ -107,18 +107,19 @@ integration: venv cassandra-dist wheels
 	  pytest -q -m integration app/tests/integration app/tests/dashboard || rc=$$?; \
 	  scripts/cassandra-local.sh stop; exit $$rc
 
+# Each scenario through scripts/molecule-test.sh: a failed one ends with what failed, again.
 molecule-default: prereqs
-	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s default
+	FLEET_LAB_IMAGE=$(IMAGE) scripts/molecule-test.sh default
 
 # Side-effect steps `make test` leaves out to keep CI under 75 minutes: their playbooks run on
 # the lab and on a converged scenario (ANSIBLE_RUN_TAGS=rolling_restart molecule side-effect -s
 # multi_dc); `make molecule-multi-dc MULTI_DC_SKIP=` runs them all.
 MULTI_DC_SKIP ?= rolling_restart,repair
 molecule-multi-dc: prereqs
-	FLEET_LAB_IMAGE=$(IMAGE) ANSIBLE_SKIP_TAGS=$(MULTI_DC_SKIP) molecule test -s multi_dc
+	FLEET_LAB_IMAGE=$(IMAGE) ANSIBLE_SKIP_TAGS=$(MULTI_DC_SKIP) scripts/molecule-test.sh multi_dc
 
 molecule-app: prereqs
-	FLEET_LAB_IMAGE=$(IMAGE) molecule test -s app
+	FLEET_LAB_IMAGE=$(IMAGE) scripts/molecule-test.sh app
 
 molecule: molecule-default molecule-app molecule-multi-dc
 
