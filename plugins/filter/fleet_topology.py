@@ -4,7 +4,7 @@ a node's address, its data center, the seeds or the replication per DC reads it 
     {{ 'cass-dc1-1' | fleet_address(hostvars) }}
     {{ hostvars | fleet_topology(groups['cassandra'], seeds_per_dc=1, max_rf=3) }}
     {{ hostvars | fleet_scrape_jobs(groups, ports) }}     (role prometheus: what it scrapes)
-    {{ inventory_hostname | fleet_probe_scrape_target(hostvars, port, run_id) }}
+    {{ drill_plan.app_host | fleet_probe_scrape_target(hostvars, port, run_id) }}
                                                   (role drill: its probe, scraped while it runs)
 """
 
